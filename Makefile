@@ -1,0 +1,79 @@
+# mlnotes: `make book` builds the book, `make test` runs every check. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+VENDOR := book/_static/vendor/.stamp
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+
+.PHONY: all book lab serve test lint format bench system-deps clean help
+
+all: book
+
+help:
+	@echo "make book   build the HTML book into _build/html (creates .venv on first use)"
+	@echo "make serve  serve _build/html on http://127.0.0.1:$(PORT)"
+	@echo "make lab    open JupyterLab on book/"
+	@echo "make test   install test dependencies (chromium), build the book, run all tests"
+	@echo "make bench  time the build, the tests, widgets and kernels against torch"
+
+# --- environment --------------------------------------------------------------------------
+$(INSTALLED): requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENDOR): tools/vendor_assets.sh
+	bash tools/vendor_assets.sh
+	touch $@
+
+# --- the book -----------------------------------------------------------------------------
+book: $(INSTALLED) $(VENDOR)
+	@# jupyter-cache only hashes a notebook's own cells: drop it when the library changes.
+	@mkdir -p _build
+	@h=$$(find mlnotes_lib -type f \( -name '*.py' -o -name '*.pt' \) -print0 | sort -z \
+	      | xargs -0 sha256sum | sha256sum | cut -d' ' -f1); \
+	 if [ "$$(cat _build/.mlnotes_lib.sha256 2>/dev/null)" != "$$h" ]; then \
+	   echo "mlnotes_lib changed: clearing the execution cache"; \
+	   rm -rf _build/.jupyter_cache; echo "$$h" > _build/.mlnotes_lib.sha256; fi
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo
+	@echo "The book is in _build/html: open _build/html/index.html, or run 'make serve'."
+
+serve:
+	@test -f _build/html/index.html || { echo "Run 'make book' first."; exit 1; }
+	@echo "Serving the book on http://127.0.0.1:$(PORT) (Ctrl-C stops)"
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+lab: $(INSTALLED)
+	$(BIN)/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# --- checks -------------------------------------------------------------------------------
+system-deps:
+	@# Debian's chromium drives the browser tests (never `playwright install`).
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; }
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(INSTALLED) system-deps lint book
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
+	  --nbval-lax --nbval-current-env tests book
+
+bench: $(INSTALLED) $(VENDOR)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf _build

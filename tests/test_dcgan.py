@@ -1,0 +1,465 @@
+"""Tests of mlnotes_lib.dcgan: shapes, the DCGAN guidelines on the real modules, agreement
+with a plainly written torch network, training, and bit-exact checkpoint/resume."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from mlnotes_lib import dcgan
+from mlnotes_lib.data import load_digits
+from mlnotes_lib.conv import conv_output_size, conv_transpose_output_size
+from mlnotes_lib.exercises import dcgan as ex
+from mlnotes_lib.gan import discriminator_loss, generator_loss
+
+ASSET = Path(dcgan.__file__).parent / "assets" / "dcgan_digits32.pt"
+
+
+def tiny(image_size=16, nc=1, width=4, nz=8, seed=0):
+    torch.manual_seed(seed)
+    G = dcgan.Generator(nz=nz, ngf=width, nc=nc, image_size=image_size)
+    D = dcgan.Discriminator(nc=nc, ndf=width, image_size=image_size)
+    G.apply(dcgan.weights_init)
+    D.apply(dcgan.weights_init)
+    return G, D
+
+
+def plain_generator(nz, ngf, nc, n):
+    """The same architecture written out by hand as one nn.Sequential (no names)."""
+    ch = ngf * 2 ** (n - 1)
+    layers = [nn.ConvTranspose2d(nz, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU()]
+    for _ in range(1, n):
+        layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False)]
+        layers += [nn.BatchNorm2d(ch // 2), nn.ReLU()]
+        ch //= 2
+    return nn.Sequential(*layers, nn.ConvTranspose2d(ch, nc, 4, 2, 1), nn.Tanh())
+
+
+def plain_discriminator(nc, ndf, n):
+    layers = [nn.Conv2d(nc, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
+    ch = ndf
+    for _ in range(1, n):
+        layers += [nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ch)]
+        layers += [nn.LeakyReLU(0.2)]
+        ch *= 2
+    return nn.Sequential(*layers, nn.Conv2d(ch, 1, 4, 1, 0), nn.Sigmoid())
+
+
+# ------------------------------------------------------------------------------ shapes
+
+
+@pytest.mark.parametrize("image_size", [16, 32, 64, 128])
+def test_shapes_for_each_supported_image_size(image_size):
+    G, D = tiny(image_size=image_size, nc=3)
+    z = torch.randn(5, 8)
+    x = G(z)
+    assert x.shape == (5, 3, image_size, image_size)
+    assert x.min() >= -1 and x.max() <= 1
+    assert_close(G(z[:, :, None, None]), x)
+    p = D(x)
+    assert p.shape == (5,)
+    assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_generator_layer_sizes_follow_the_transposed_convolution_formula():
+    G = dcgan.Generator(nz=100, ngf=8, nc=3, image_size=64)
+    w = 1
+    for name, kind, shape in dcgan.layer_shapes(G, torch.randn(2, 100)):
+        module = getattr(G, name)
+        if kind == "ConvTranspose2d":
+            w = conv_transpose_output_size(
+                w, module.kernel_size[0], module.padding[0], module.stride[0]
+            )
+        assert shape[2:] == (w, w), name
+    assert w == 64
+
+
+def test_discriminator_layer_sizes_follow_the_convolution_formula():
+    D = dcgan.Discriminator(nc=3, ndf=8, image_size=64)
+    w = 64
+    for name, kind, shape in dcgan.layer_shapes(D, torch.randn(2, 3, 64, 64)):
+        module = getattr(D, name)
+        if kind == "Conv2d":
+            w = conv_output_size(w, module.kernel_size[0], module.padding[0], module.stride[0])
+        if kind != "Flatten":
+            assert shape[2:] == (w, w), name
+    assert w == 1
+
+
+def test_paper_generator_widths_with_ngf_128():
+    G = dcgan.Generator(nz=100, ngf=128, nc=3, image_size=64)
+    rows = dcgan.layer_shapes(G, torch.randn(1, 100))
+    convs = [shape for _, kind, shape in rows if kind == "ConvTranspose2d"]
+    assert convs == [
+        (1, 1024, 4, 4),
+        (1, 512, 8, 8),
+        (1, 256, 16, 16),
+        (1, 128, 32, 32),
+        (1, 3, 64, 64),
+    ]
+
+
+# ------------------------------------------------------------- agreement with plain torch
+
+
+@pytest.mark.parametrize("image_size", [16, 32])
+def test_generator_matches_plain_sequential_forward_and_backward(image_size):
+    G, _ = tiny(image_size=image_size, nc=3, width=4)
+    n = {16: 2, 32: 3}[image_size]
+    ref = plain_generator(8, 4, 3, n)
+    ref.load_state_dict(dict(zip(ref.state_dict(), G.state_dict().values(), strict=True)))
+    z = torch.randn(6, 8)
+    out, want = G(z), ref(z[:, :, None, None])
+    assert_close(out, want)
+    out.square().sum().backward()
+    want.square().sum().backward()
+    for p, q in zip(G.parameters(), ref.parameters(), strict=True):
+        assert_close(p.grad, q.grad)
+
+
+def test_discriminator_matches_plain_sequential_forward_and_backward():
+    _, D = tiny(image_size=32, nc=3, width=4)
+    ref = plain_discriminator(3, 4, 3)
+    ref.load_state_dict(dict(zip(ref.state_dict(), D.state_dict().values(), strict=True)))
+    x = torch.randn(6, 3, 32, 32, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_(True)
+    out, want = D(x), ref(x2).view(-1)
+    assert_close(out, want)
+    out.log().sum().backward()
+    want.log().sum().backward()
+    assert_close(x.grad, x2.grad)
+    for p, q in zip(D.parameters(), ref.parameters(), strict=True):
+        assert_close(p.grad, q.grad)
+
+
+def test_projection_is_a_fully_connected_layer_in_disguise():
+    G = dcgan.Generator(nz=10, ngf=4, nc=1, image_size=16)
+    w = G.project.weight  # (nz, C, 4, 4)
+    z = torch.randn(3, 10)
+    want = (z @ w.flatten(1)).view(3, -1, 4, 4)  # matrix product, then reshape
+    assert_close(G.project(z[:, :, None, None]), want)
+
+
+# ------------------------------------------------------------------------- guidelines
+
+
+@pytest.fixture(scope="module")
+def nets():
+    return dcgan.Generator(), dcgan.Discriminator()
+
+
+def test_guideline_no_pooling(nets):
+    for net in nets:
+        assert not any("Pool" in type(m).__name__ for m in net.modules())
+
+
+def test_guideline_strided_convolutions_in_discriminator(nets):
+    convs = [m for m in nets[1] if isinstance(m, nn.Conv2d)]
+    assert all(c.stride == (2, 2) for c in convs[:-1])
+    assert convs[-1].kernel_size == (4, 4) and convs[-1].padding == (0, 0)
+
+
+def test_guideline_transposed_convolutions_in_generator(nets):
+    G = nets[0]
+    assert not any(type(m) is nn.Conv2d for m in G.modules())
+    convs = [m for m in G if isinstance(m, nn.ConvTranspose2d)]
+    assert len(convs) == 5
+    assert all(c.stride == (2, 2) for c in convs[1:])
+
+
+def test_guideline_batch_norm_except_generator_output_and_discriminator_input(nets):
+    for net in nets:
+        mods = list(net)
+        conv_idx = [i for i, m in enumerate(mods) if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)]
+        has_bn = [isinstance(mods[i + 1], nn.BatchNorm2d) for i in conv_idx]
+        if net is nets[0]:
+            assert has_bn == [True] * 4 + [False]
+        else:
+            assert has_bn == [False, True, True, True, False]
+
+
+def test_guideline_no_fully_connected_layers(nets):
+    for net in nets:
+        assert not any(isinstance(m, nn.Linear) for m in net.modules())
+
+
+def test_guideline_relu_in_generator_and_tanh_output(nets):
+    acts = [m for m in nets[0] if not isinstance(m, nn.ConvTranspose2d | nn.BatchNorm2d)]
+    assert all(type(m) is nn.ReLU for m in acts[:-1]) and len(acts) == 5
+    assert isinstance(list(nets[0])[-1], nn.Tanh)
+
+
+def test_guideline_leaky_relu_in_discriminator_and_sigmoid_output(nets):
+    mods = list(nets[1])
+    acts = [m for m in mods if not isinstance(m, nn.Conv2d | nn.BatchNorm2d | nn.Flatten)]
+    assert all(type(m) is nn.LeakyReLU and m.negative_slope == 0.2 for m in acts[:-1])
+    assert len(acts) == 5
+    assert isinstance(acts[-1], nn.Sigmoid) and mods[-2] is acts[-1]
+
+
+def test_guideline_report_holds_and_catches_a_violation(nets):
+    report = dcgan.guideline_report(*nets)
+    assert len(report) == 8 and all(report.values())
+    bad = copy.deepcopy(nets[1])
+    bad.bn1 = nn.Identity()
+    bad.lrelu2 = nn.ReLU()
+    report = dcgan.guideline_report(nets[0], bad)
+    assert not report["batch norm after every hidden convolution"]
+    assert not report["LeakyReLU(0.2) in D, Sigmoid at its output"]
+    assert report["no pooling layers"]
+
+
+def test_weights_init_statistics():
+    torch.manual_seed(0)
+    G = dcgan.Generator(ngf=16)
+    D = dcgan.Discriminator(ndf=16)
+    G.apply(dcgan.weights_init)
+    D.apply(dcgan.weights_init)
+    w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, nn.ConvTranspose2d)])
+    assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 5e-4
+    bn = torch.cat([m.weight for m in D.modules() if isinstance(m, nn.BatchNorm2d)])
+    assert abs(bn.mean().item() - 1) < 5e-3 and 0.015 < bn.std().item() < 0.025
+    for m in [*G.modules(), *D.modules()]:
+        if getattr(m, "bias", None) is not None:
+            assert torch.count_nonzero(m.bias) == 0
+
+
+def test_make_optimizers_uses_adam_with_paper_settings():
+    G, D = tiny()
+    opt_g, opt_d = dcgan.make_optimizers(G, D)
+    for opt, net in [(opt_g, G), (opt_d, D)]:
+        assert isinstance(opt, torch.optim.Adam)
+        group = opt.param_groups[0]
+        assert group["lr"] == 2e-4 and group["betas"] == (0.5, 0.999)
+        assert {id(p) for p in group["params"]} == {id(p) for p in net.parameters()}
+
+
+def test_interpolate_latents_endpoints_and_midpoint():
+    z0, z1 = torch.randn(2, 5), torch.randn(2, 5)
+    assert_close(dcgan.interpolate_latents(z0, z1, 0.0), z0)
+    assert_close(dcgan.interpolate_latents(z0, z1, 1.0), z1)
+    assert_close(dcgan.interpolate_latents(z0, z1, 0.5), (z0 + z1) / 2)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def test_train_step_matches_a_step_without_frozen_discriminator():
+    G, D = tiny(image_size=16, width=4)
+    G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
+    real, z = torch.rand(8, 1, 16, 16) * 2 - 1, torch.randn(8, 8)
+    logs = dcgan.train_step(G, D, *dcgan.make_optimizers(G, D), real, z)
+    # the plain way: D's weights get (unused) gradients in the generator's step
+    opt_g, opt_d = dcgan.make_optimizers(G2, D2)
+    fake = G2(z)
+    d_real, d_fake = D2(real), D2(fake.detach())
+    d_loss = discriminator_loss(d_real, d_fake)
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = generator_loss(D2(fake))
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    assert logs["d_loss"] == pytest.approx(d_loss.item(), rel=1e-6)
+    assert logs["g_loss"] == pytest.approx(g_loss.item(), rel=1e-6)
+    assert logs["d_real"] == pytest.approx(d_real.mean().item(), rel=1e-6)
+    for p, q in zip([*G.parameters(), *D.parameters()], [*G2.parameters(), *D2.parameters()]):
+        assert_close(p, q)
+    assert all(p.requires_grad for p in D.parameters())
+
+
+def test_a_few_training_steps_lower_the_discriminator_loss():
+    G, D = tiny(image_size=16, width=8)
+    data, _ = load_digits(image_size=16, value_range=(-1, 1))
+    hist = dcgan.train_dcgan(G, D, data, 20, batch_size=32, progress=False, device="cpu")
+    assert len(hist["d_loss"]) == 20 and hist["step"] == list(range(1, 21))
+    first = hist["d_loss"][0]
+    assert first == pytest.approx(torch.log(torch.tensor(2.0)).item(), abs=0.15)
+    assert sum(hist["d_loss"][-5:]) / 5 < first - 0.08
+    assert all(0 <= v <= 1 for v in hist["d_real"] + hist["d_fake"])
+
+
+def test_samples_are_recorded_every_sample_every_steps():
+    G, D = tiny(image_size=16, width=4)
+    data = torch.rand(32, 1, 16, 16) * 2 - 1
+    hist = dcgan.train_dcgan(
+        G, D, data, 5, batch_size=8, progress=False, sample_every=2, device="cpu"
+    )
+    assert hist["sample_steps"] == [0, 2, 4, 5]
+    assert hist["samples"].shape == (4, 64, 1, 16, 16)
+    G.eval()
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert_close(hist["samples"][-1], G(z))
+
+
+def test_resume_from_checkpoint_is_bit_identical_to_uninterrupted_run(tmp_path):
+    data = torch.rand(40, 1, 16, 16) * 2 - 1
+    kw = dict(batch_size=8, progress=False, sample_every=2, device="cpu", seed=3)
+    G, D = tiny(image_size=16, width=4)
+    full = dcgan.train_dcgan(G, D, data, 6, **kw)
+
+    G1, D1 = tiny(image_size=16, width=4)
+    dcgan.train_dcgan(G1, D1, data, 3, checkpoint_dir=tmp_path, checkpoint_every=3, **kw)
+    ckpt = dcgan.latest_checkpoint(tmp_path)
+    assert ckpt.name == "step_000003.pt"
+    state = torch.load(ckpt, weights_only=True)
+    assert {"G", "D", "opt_g", "opt_d", "rng", "step", "history"} <= set(state)
+    assert {"data", "torch", "numpy", "python"} <= set(state["rng"])
+
+    G2, D2 = tiny(image_size=16, width=4, seed=99)  # different weights: all come from ckpt
+    torch.manual_seed(12345)  # the global RNG state comes back from the checkpoint too
+    resumed = dcgan.train_dcgan(G2, D2, data, 6, resume_from=tmp_path, **kw)
+    for a, b in [(G, G2), (D, D2)]:
+        for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(v, w), k
+    for k in ("step", "d_loss", "g_loss", "d_real", "d_fake", "sample_steps"):
+        assert full[k] == resumed[k], k
+    assert torch.equal(full["samples"], resumed["samples"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_training_runs_on_cuda():
+    G, D = tiny(image_size=16, width=4)
+    dcgan.train_dcgan(G, D, torch.rand(32, 1, 16, 16) * 2 - 1, 2, batch_size=8, progress=False)
+    assert next(G.parameters()).is_cuda
+
+
+def test_pretrained_generator_asset_loads_safely():
+    assert ASSET.stat().st_size < 10_000_000
+    state = torch.load(ASSET, weights_only=True)
+    G = dcgan.Generator(nz=100, ngf=32, nc=1, image_size=32)
+    G.load_state_dict(state)
+    G.eval()
+    with torch.no_grad():
+        x = G(torch.randn(16, 100))
+    assert x.shape == (16, 1, 32, 32) and x.std() > 0.3  # digits, not a flat grey
+
+
+# -------------------------------------------------------------------------- exercises
+
+
+def test_exercise_transposed_sizes_checker():
+    assert ex.check_transposed_sizes(ex.transposed_sizes)
+    assert ex.transposed_sizes(1, [(4, 1, 0)] + [(4, 2, 1)] * 4) == [4, 8, 16, 32, 64]
+    res = ex.check_transposed_sizes(
+        lambda w, layers: [w := s * (w - 1) + f for f, s, p in layers]
+    )
+    assert not res and res.mistake == "a forgotten padding"
+    res = ex.check_transposed_sizes(
+        lambda w, layers: [w := (w - f + 2 * p) // s + 1 for f, s, p in layers]
+    )
+    assert not res and res.mistake == "the convolution's formula"
+
+
+@pytest.mark.parametrize("args", [(100, 64, 3, 64), (100, 32, 1, 32), (16, 8, 1, 16)])
+def test_generator_num_params_matches_the_module(args):
+    G = dcgan.Generator(*args)
+    assert ex.generator_num_params(*args) == sum(p.numel() for p in G.parameters())
+
+
+def test_exercise_generator_num_params_checker_names_mistakes():
+    assert ex.check_generator_num_params(ex.generator_num_params)
+
+    def state_dict_count(nz, ngf, nc, image_size):
+        G = dcgan.Generator(nz, ngf, nc, image_size)
+        return sum(v.numel() for v in G.state_dict().values())
+
+    res = ex.check_generator_num_params(state_dict_count)
+    assert not res and res.mistake == "running statistics counted as parameters"
+
+    def all_biases(nz, ngf, nc, image_size):
+        G = dcgan.Generator(nz, ngf, nc, image_size)
+        convs = [m for m in G if isinstance(m, nn.ConvTranspose2d)]
+        return sum(p.numel() for p in G.parameters()) + sum(c.out_channels for c in convs[:-1])
+
+    res = ex.check_generator_num_params(all_biases)
+    assert not res and res.mistake == "a bias on every convolution"
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("size", [48, 8, 0, 64.0, True])
+def test_generator_rejects_unsupported_image_size(size):
+    with pytest.raises(ValueError, match="image_size"):
+        dcgan.Generator(image_size=size)
+
+
+@pytest.mark.parametrize("size", [100, 4])
+def test_discriminator_rejects_unsupported_image_size(size):
+    with pytest.raises(ValueError, match="image_size"):
+        dcgan.Discriminator(image_size=size)
+
+
+@pytest.mark.parametrize("arg", ["nz", "ngf", "nc"])
+def test_generator_rejects_non_positive_sizes(arg):
+    with pytest.raises(ValueError, match=arg):
+        dcgan.Generator(**{arg: 0})
+
+
+@pytest.mark.parametrize("arg", ["ndf", "nc"])
+def test_discriminator_rejects_non_positive_sizes(arg):
+    with pytest.raises(ValueError, match=arg):
+        dcgan.Discriminator(**{arg: -1})
+
+
+def test_generator_rejects_badly_shaped_z():
+    G, _ = tiny()
+    with pytest.raises(ValueError, match="z"):
+        G(torch.randn(2, 9))
+
+
+def test_make_optimizers_rejects_bad_lr():
+    with pytest.raises(ValueError, match="lr"):
+        dcgan.make_optimizers(*tiny(), lr=0.0)
+
+
+def test_train_rejects_unknown_loss():
+    with pytest.raises(ValueError, match="loss"):
+        dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), 1, loss="wasserstein")
+
+
+def test_train_rejects_negative_steps():
+    with pytest.raises(ValueError, match="steps"):
+        dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), -1)
+
+
+def test_train_rejects_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size"):
+        dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), 1, batch_size=0)
+
+
+def test_train_rejects_data_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="data"):
+        dcgan.train_dcgan(*tiny(), torch.zeros(4, 3, 16, 16), 1)
+
+
+def test_train_rejects_missing_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="resume_from"):
+        dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), 1, resume_from=tmp_path)
+
+
+def test_interpolate_rejects_t_outside_unit_interval():
+    with pytest.raises(ValueError, match="t must"):
+        dcgan.interpolate_latents(torch.zeros(3), torch.ones(3), 1.5)
+
+
+def test_interpolate_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="z1"):
+        dcgan.interpolate_latents(torch.zeros(3), torch.ones(4), 0.5)
+
+
+def test_gan_losses_reject_probabilities_outside_unit_interval():
+    G, D = tiny()
+    D.sigmoid = nn.Identity()  # now D returns logits, which the losses must refuse
+    D.classify.bias.data.fill_(5.0)
+    with pytest.raises(ValueError, match="d_real"):
+        dcgan.train_step(G, D, *dcgan.make_optimizers(G, D), torch.zeros(4, 1, 16, 16),
+                         torch.randn(4, 8))

@@ -1,0 +1,248 @@
+"""Tests of mlnotes_lib.mle against torch.distributions, closed forms, and its checkers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, Binomial, Normal
+
+from mlnotes_lib import losses, mle
+from mlnotes_lib.exercises import mle as ex
+
+torch.set_num_threads(1)
+
+
+def _sample(n: int = 50, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return 1.5 + 0.8 * torch.randn(n, generator=gen, dtype=torch.float64)
+
+
+# ------------------------------------------------------------------ log-likelihoods
+def test_gaussian_log_likelihood_matches_normal_log_prob_forward_and_backward():
+    x = _sample()
+    mu = torch.tensor(1.2, dtype=torch.float64, requires_grad=True)
+    sigma = torch.tensor(0.6, dtype=torch.float64, requires_grad=True)
+    ours = mle.gaussian_log_likelihood(x, mu, sigma)
+    ref = Normal(mu, sigma).log_prob(x).sum()
+    torch.testing.assert_close(ours, ref)
+    g = torch.autograd.grad(ours, (mu, sigma))
+    r = torch.autograd.grad(ref, (mu, sigma))
+    torch.testing.assert_close(g, r)
+
+
+def test_gaussian_log_likelihood_on_a_grid_of_parameters():
+    x = _sample(20)
+    mus = torch.linspace(0, 3, 7, dtype=torch.float64)
+    sigmas = torch.linspace(0.3, 2, 5, dtype=torch.float64)
+    ll = mle.gaussian_log_likelihood(x, mus[None, :], sigmas[:, None])
+    assert ll.shape == (5, 7)
+    ref = Normal(mus[None, :, None], sigmas[:, None, None]).log_prob(x).sum(-1)
+    torch.testing.assert_close(ll, ref)
+
+
+def test_gaussian_log_likelihood_by_hand():
+    # One sample at the mean of a standard normal: log(1 / sqrt(2 pi)).
+    got = mle.gaussian_log_likelihood(torch.tensor([0.0]), 0.0, 1.0).item()
+    assert got == pytest.approx(-0.5 * math.log(2 * math.pi))
+
+
+def test_bernoulli_log_likelihood_matches_torch_and_handles_p_0_and_1():
+    x = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0])
+    p = torch.tensor([0.1, 0.4, 0.6, 0.9])
+    ref = Bernoulli(probs=p[:, None]).log_prob(x).sum(-1)
+    torch.testing.assert_close(mle.bernoulli_log_likelihood(x, p), ref)
+    assert mle.bernoulli_log_likelihood(torch.ones(4), 1.0).item() == 0.0
+    assert mle.bernoulli_log_likelihood(torch.zeros(4), 0.0).item() == 0.0
+    assert mle.bernoulli_log_likelihood(torch.ones(4), 0.0).item() == -math.inf
+
+
+def test_bernoulli_log_likelihood_is_minus_n_times_bce():
+    x = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
+    p = torch.tensor(0.35, dtype=torch.float64)
+    bce = losses.binary_cross_entropy(p.expand(5), x)
+    torch.testing.assert_close(mle.bernoulli_log_likelihood(x, p), -5 * bce)
+
+
+# -------------------------------------------------------------------- closed forms
+def test_gaussian_mle_is_mean_and_biased_std():
+    x = _sample(40)
+    mu, sigma = mle.gaussian_mle(x)
+    torch.testing.assert_close(mu, x.mean())
+    torch.testing.assert_close(sigma, x.std(correction=0))
+    assert sigma < x.std(correction=1)
+
+
+def test_gaussian_mle_by_hand():
+    mu, sigma = mle.gaussian_mle(torch.tensor([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]))
+    assert (mu.item(), sigma.item()) == (5.0, 2.0)
+
+
+def test_gaussian_mle_maximises_the_log_likelihood():
+    x = _sample(30)
+    mu, sigma = mle.gaussian_mle(x)
+    best = mle.gaussian_log_likelihood(x, mu, sigma)
+    for dmu, dsig in [(0.01, 0), (-0.01, 0), (0, 0.01), (0, -0.01)]:
+        assert mle.gaussian_log_likelihood(x, mu + dmu, sigma + dsig) < best
+
+
+def test_bernoulli_mle_is_fraction_of_ones():
+    assert mle.bernoulli_mle(torch.tensor([1, 0, 1, 1])).item() == pytest.approx(0.75)
+    assert mle.bernoulli_mle([True, False]).item() == pytest.approx(0.5)
+
+
+def test_empirical_distribution_puts_1_over_n_on_each_sample():
+    x = torch.tensor([0, 2, 2, 3, 2])
+    torch.testing.assert_close(
+        mle.empirical_distribution(x, 5),
+        torch.tensor([0.2, 0.0, 0.6, 0.2, 0.0], dtype=torch.float64),
+    )
+
+
+def test_mle_minimises_kl_from_the_empirical_distribution():
+    gen = torch.Generator().manual_seed(1)
+    k = 6
+    x = Binomial(k - 1, torch.tensor(0.3)).sample((200,)).double()
+    x = x[torch.randperm(200, generator=gen)]
+    p_hat = mle.empirical_distribution(x, k)
+    thetas = torch.linspace(0.05, 0.95, 181, dtype=torch.float64)
+    support = torch.arange(k, dtype=torch.float64)
+    models = Binomial(k - 1, thetas[:, None]).log_prob(support).exp()  # (T, K)
+    kl = losses.kl_divergence(p_hat.expand_as(models), models / models.sum(-1, keepdim=True))
+    avg_nll = -Binomial(k - 1, thetas[:, None]).log_prob(x).mean(-1)
+    # KL(p_hat || p_theta) = average NLL - H(p_hat) for every theta ...
+    torch.testing.assert_close(kl, avg_nll - losses.entropy(p_hat))
+    # ... so both are minimised by the closed-form MLE theta = mean / (K - 1).
+    theta_mle = x.mean() / (k - 1)
+    assert abs(thetas[kl.argmin()] - theta_mle) <= 0.0025 + 1e-12
+
+
+# ----------------------------------------------------------------------- fit_mle
+def test_fit_mle_recovers_the_gaussian_closed_form():
+    x = _sample(60)
+
+    def nll(mu, log_sigma):
+        return -mle.gaussian_log_likelihood(x, mu, log_sigma.exp()) / x.numel()
+
+    start = (torch.tensor(0.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64))
+    (mu, log_sigma), history = mle.fit_mle(nll, start, steps=600, lr=0.05)
+    mu_ref, sigma_ref = mle.gaussian_mle(x)
+    torch.testing.assert_close(mu, mu_ref, atol=1e-4, rtol=0)
+    torch.testing.assert_close(log_sigma.exp(), sigma_ref, atol=1e-4, rtol=0)
+    assert len(history) == 600 and history[-1] < history[0]
+    assert start[0].item() == 0.0  # inputs untouched
+
+
+def test_fit_mle_recovers_the_bernoulli_closed_form_with_sgd():
+    x = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0])
+
+    def nll(logit):
+        return losses.binary_cross_entropy_with_logits(logit.expand(x.shape), x)
+
+    (logit,), _ = mle.fit_mle(nll, torch.tensor(0.0), steps=400, lr=2.0, optimizer="sgd")
+    torch.testing.assert_close(torch.sigmoid(logit), mle.bernoulli_mle(x), atol=1e-4, rtol=0)
+
+
+def test_repeated_gaussian_mle_spread_shrinks_like_one_over_sqrt_n():
+    m10, s10 = mle.repeated_gaussian_mle(10, 4000, mu=2.0, sigma=3.0)
+    m1000, _ = mle.repeated_gaussian_mle(1000, 400, mu=2.0, sigma=3.0)
+    assert m10.std().item() == pytest.approx(3 / math.sqrt(10), rel=0.05)
+    assert m1000.std().item() == pytest.approx(3 / math.sqrt(1000), rel=0.1)
+    # E[sigma_hat^2] = (n - 1)/n sigma^2: the bias of the 1/n variance
+    assert (s10**2).mean().item() == pytest.approx(0.9 * 9, rel=0.03)
+
+
+# ------------------------------------------------------------------------ bad input
+def test_nonpositive_sigma_names_sigma():
+    with pytest.raises(ValueError, match="sigma"):
+        mle.gaussian_log_likelihood(torch.tensor([1.0]), 0.0, 0.0)
+    with pytest.raises(ValueError, match="sigma"):
+        mle.gaussian_log_likelihood(torch.tensor([1.0]), 0.0, torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="sigma"):
+        mle.repeated_gaussian_mle(5, 5, sigma=-1.0)
+
+
+def test_empty_samples_name_x():
+    for fn in (mle.gaussian_mle, mle.bernoulli_mle):
+        with pytest.raises(ValueError, match="x must not be empty"):
+            fn(torch.empty(0))
+    with pytest.raises(ValueError, match="x must not be empty"):
+        mle.gaussian_log_likelihood(torch.empty(0), 0.0, 1.0)
+
+
+def test_non_binary_outcomes_name_x():
+    with pytest.raises(ValueError, match="x must hold"):
+        mle.bernoulli_mle(torch.tensor([0.0, 2.0]))
+    with pytest.raises(ValueError, match="x must hold"):
+        mle.bernoulli_log_likelihood(torch.tensor([0.5]), 0.5)
+
+
+def test_probability_outside_unit_interval_names_p():
+    with pytest.raises(ValueError, match="p must"):
+        mle.bernoulli_log_likelihood(torch.tensor([1.0]), 1.5)
+
+
+def test_samples_must_be_one_dimensional():
+    with pytest.raises(ValueError, match="x must be 1-D"):
+        mle.gaussian_mle(torch.zeros(3, 2))
+
+
+def test_empirical_distribution_rejects_out_of_range_values():
+    with pytest.raises(ValueError, match="x must hold integers"):
+        mle.empirical_distribution(torch.tensor([0, 5]), 5)
+    with pytest.raises(ValueError, match="num_classes"):
+        mle.empirical_distribution(torch.tensor([0]), 0)
+
+
+def test_fit_mle_bad_arguments_are_named():
+    p = torch.tensor(0.0)
+    with pytest.raises(ValueError, match="steps"):
+        mle.fit_mle(lambda a: a**2, p, steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        mle.fit_mle(lambda a: a**2, p, lr=-1.0)
+    with pytest.raises(ValueError, match="params"):
+        mle.fit_mle(lambda: torch.tensor(0.0), [])
+    with pytest.raises(ValueError, match="nll"):
+        mle.fit_mle(lambda a: a * torch.ones(2), p)
+    with pytest.raises(ValueError, match="nll"):
+        mle.fit_mle(lambda a: torch.log(a - 1), p, steps=2)
+    with pytest.raises(ValueError, match="optimizer"):
+        mle.fit_mle(lambda a: a**2, p, optimizer="lbfgs")
+
+
+# -------------------------------------------------------------------------- drawing
+def test_plot_helpers_draw_on_the_given_axes():
+    from mlnotes_lib import plotting
+
+    x = _sample(30)
+    _fig, axes = plotting.figure(1, 3, figsize=(9, 3))
+    assert mle.plot_gaussian_fit(axes[0], x, 1.0, 1.0) is axes[0]
+    mus = torch.linspace(0, 3, 20, dtype=torch.float64)
+    sig = torch.linspace(0.3, 2, 15, dtype=torch.float64)
+    ll = mle.gaussian_log_likelihood(x, mus[None, :], sig[:, None])
+    ax = mle.plot_log_likelihood_surface(axes[1], mus, sig, ll, current=(1, 1), mle=(1.5, 0.8))
+    assert ax is axes[1] and len(ax.lines) == 2
+    m, _ = mle.repeated_gaussian_mle(10, 100)
+    assert mle.plot_mle_spread(axes[2], m, n=10) is axes[2]
+
+
+# ------------------------------------------------------------------------ checkers
+def test_gaussian_mle_checker():
+    assert ex.check_gaussian_mle(mle.gaussian_mle)
+    res = ex.check_gaussian_mle(lambda x: (x.mean(), x.std()))
+    assert not res and res.mistake == "the unbiased standard deviation"
+    res = ex.check_gaussian_mle(lambda x: (x.mean(), x.var(correction=0)))
+    assert res.mistake == "a variance where a standard deviation belongs"
+
+
+def test_gaussian_log_likelihood_checker():
+    assert ex.check_gaussian_log_likelihood(lambda x, m, s: Normal(m, s).log_prob(x).sum())
+    res = ex.check_gaussian_log_likelihood(lambda x, m, s: -Normal(m, s).log_prob(x).sum())
+    assert not res and res.mistake == "a missing minus sign"
+    res = ex.check_gaussian_log_likelihood(
+        lambda x, m, s: Normal(m, math.sqrt(s)).log_prob(x).sum()
+    )
+    assert res.mistake == "sigma used as the variance"
+    res = ex.check_gaussian_log_likelihood(lambda x, m, s: Normal(m, s).log_prob(x).mean())
+    assert res.mistake == "a mean instead of a sum"

@@ -1,0 +1,80 @@
+"""Keep committed notebooks clean: strip outputs, except those nbval checks.
+
+    python tools/nbtool.py strip book/*.ipynb     # drop unchecked outputs (and execution counts)
+    python tools/nbtool.py refresh book/x.ipynb   # execute, then keep only checked outputs
+    python tools/nbtool.py check book/*.ipynb     # exit 1 if a notebook carries unchecked outputs
+
+A cell's outputs are kept when its source contains ``# NBVAL_CHECK_OUTPUT``: those are the
+numbers nbval compares on every test run (with ``--nbval-lax``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+CHECK = "NBVAL_CHECK_OUTPUT"
+
+
+def is_checked(cell) -> bool:
+    return cell.cell_type == "code" and CHECK in cell.source
+
+
+def unchecked_outputs(nb) -> list[int]:
+    """Indices of code cells that carry outputs nbval does not check."""
+    return [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and c.get("outputs") and not is_checked(c)
+    ]
+
+
+def strip(nb):
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        cell.metadata.pop("execution", None)
+        if is_checked(cell):
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = None
+        else:
+            cell.outputs = []
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def refresh(path: Path) -> None:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={
+        "metadata": {"path": str(path.parent)}}).execute()
+    nbformat.write(strip(nb), path)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] not in {"strip", "refresh", "check"}:
+        print(__doc__)
+        return 2
+    cmd, paths = argv[0], [Path(p) for p in argv[1:]]
+    bad = 0
+    for path in paths:
+        if cmd == "refresh":
+            refresh(path)
+            print(f"refreshed {path}")
+        elif cmd == "strip":
+            nbformat.write(strip(nbformat.read(path, as_version=4)), path)
+        else:
+            cells = unchecked_outputs(nbformat.read(path, as_version=4))
+            if cells:
+                bad += 1
+                print(f"{path}: code cells {cells} carry outputs nbval does not check")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
