@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ __all__ = [
     "MLP",
     "BatchNorm",
     "TrainResult",
+    "accuracy",
     "batch_norm",
     "batch_norm_backward",
     "batch_norm_naive",
@@ -51,7 +53,11 @@ __all__ = [
     "plot_bn_steps",
     "plot_landscape",
     "plot_layer_spread",
+    "plot_lr_summary",
+    "plot_running_stats",
     "plot_training_curves",
+    "plot_unit_percentiles",
+    "running_stats_trace",
     "train_mlp",
 ]
 
@@ -62,9 +68,9 @@ __all__ = [
 
 
 def _check_hyper(eps: float, momentum: float) -> None:
-    if not (isinstance(eps, int | float) and eps > 0 and math.isfinite(eps)):
+    if not (isinstance(eps, numbers.Real) and eps > 0 and math.isfinite(eps)):
         raise ValueError(f"eps must be a positive number, got {eps!r}")
-    if not (isinstance(momentum, int | float) and 0 <= momentum <= 1):
+    if not (isinstance(momentum, numbers.Real) and 0 <= momentum <= 1):
         raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
 
 
@@ -85,8 +91,9 @@ def _check_channels(name: str, t: Tensor | None, c: int) -> None:
     if not isinstance(t, Tensor):
         raise ValueError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
     if tuple(t.shape) != (c,):
-        raise ValueError(f"{name} must have shape ({c},) to match the {c} channels of x, "
-                         f"got {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must have shape ({c},) to match the {c} channels of x, got {tuple(t.shape)}"
+        )
 
 
 def _values_per_channel(x: Tensor) -> int:
@@ -214,7 +221,7 @@ class _BatchNormTrain(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, gamma, beta, eps):
-        n, c = x.shape[:2]
+        c = x.shape[1]
         mean, var, y = _stats_and_centered(x)  # y holds x - mean, then the output
         rstd = torch.rsqrt(var + eps)
         torch.addcmul(beta.view(1, c, 1), y, (gamma * rstd).view(1, c, 1), out=y)
@@ -281,8 +288,12 @@ def batch_norm(
     See book/batchnorm.ipynb.
     """
     c = _check_x(x)
-    for name, t in [("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
-                    ("running_var", running_var)]:
+    for name, t in [
+        ("gamma", gamma),
+        ("beta", beta),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ]:
         _check_channels(name, t, c)
     _check_hyper(eps, momentum)
     if (running_mean is None) != (running_var is None):
@@ -299,7 +310,7 @@ def batch_norm(
             raise ValueError("running_mean and running_var are required when training=False")
         scale = gamma * torch.rsqrt(running_var + eps)  # (C,)
         shift = beta - running_mean * scale  # (C,)
-        return x * scale.view(shape) + shift.view(shape)
+        return torch.addcmul(shift.view(shape), x, scale.view(shape))  # one pass over x
 
     m = _values_per_channel(x)
     if m < 2:
@@ -364,12 +375,27 @@ class BatchNorm(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Normalize ``x`` of shape (N, C) or (N, C, H, W); same shape out."""
         if not self.training:
-            return batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
-                              training=False, eps=self.eps)
+            return batch_norm(
+                x,
+                self.weight,
+                self.bias,
+                self.running_mean,
+                self.running_var,
+                training=False,
+                eps=self.eps,
+            )
         seen = int(self.num_batches_tracked) + 1
         factor = 1.0 / seen if self.momentum is None else self.momentum
-        y = batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
-                       training=True, momentum=factor, eps=self.eps)
+        y = batch_norm(
+            x,
+            self.weight,
+            self.bias,
+            self.running_mean,
+            self.running_var,
+            training=True,
+            momentum=factor,
+            eps=self.eps,
+        )
         self.num_batches_tracked.add_(1)
         return y
 
@@ -407,8 +433,13 @@ def fold_batch_norm(
     if weight.dim() != 2:
         raise ValueError(f"weight must have shape (C, D), got {tuple(weight.shape)}")
     c = weight.shape[0]
-    for name, t in [("bias", bias), ("gamma", gamma), ("beta", beta),
-                    ("running_mean", running_mean), ("running_var", running_var)]:
+    for name, t in [
+        ("bias", bias),
+        ("gamma", gamma),
+        ("beta", beta),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ]:
         _check_channels(name, t, c)
     _check_hyper(eps, 0.0)
     scale = gamma / torch.sqrt(running_var + eps)  # (C,)
@@ -421,9 +452,7 @@ def fold_batch_norm(
 # ---------------------------------------------------------------------------------------
 
 
-def digits_split(
-    *, n_test: int = 397, seed: int = 0
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def digits_split(*, n_test: int = 397, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """scikit-learn's digits, flattened, split at random and standardized per pixel.
 
     Pixels are standardized with the training set's mean and standard deviation (pixels
@@ -594,15 +623,81 @@ def minibatch_statistics(
     if not (isinstance(batch_size, int) and 2 <= batch_size <= n):
         raise ValueError(f"batch_size must be an int in [2, {n}], got {batch_size!r}")
     g = torch.Generator().manual_seed(seed)
-    idx = torch.rand(n_batches, n, generator=g).argsort(dim=1)[:, :batch_size]  # (B', bs)
+    idx = torch.rand(n_batches, n, generator=g).topk(batch_size, dim=1).indices  # (B', bs)
     batches = values[idx]
     var, mean = torch.var_mean(batches, dim=1, unbiased=False)
     others = torch.cat([values[:index], values[index + 1 :]])
-    idx = torch.rand(n_batches, n - 1, generator=g).argsort(dim=1)[:, : batch_size - 1]
+    idx = torch.rand(n_batches, n - 1, generator=g).topk(batch_size - 1, dim=1).indices
     with_i = torch.cat([values[index].expand(n_batches, 1), others[idx]], dim=1)
     var_i, mean_i = torch.var_mean(with_i, dim=1, unbiased=False)
     x_hat = (values[index] - mean_i) / torch.sqrt(var_i + 1e-5)
     return {"mean": mean, "var": var, "x_hat": x_hat}
+
+
+def running_stats_trace(
+    values: Tensor, *, batch_size: int, momentum: float, steps: int = 100, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Running mean and variance of a :class:`BatchNorm` fed random mini-batches of one unit.
+
+    Parameters
+    ----------
+    values : Tensor, shape (n,)
+        The population the mini-batches are drawn from (without replacement within a batch).
+
+    Returns
+    -------
+    running_mean, running_var : ndarray, shape (steps + 1,)
+        The buffers before the first batch (0 and 1) and after every batch.
+
+    See book/batchnorm.ipynb.
+    """
+    values = torch.as_tensor(values, dtype=torch.float32).flatten()
+    bn = BatchNorm(1, momentum=momentum)
+    g = torch.Generator().manual_seed(seed)
+    means, variances = [bn.running_mean.item()], [bn.running_var.item()]
+    with torch.no_grad():
+        for _ in range(steps):
+            idx = torch.randperm(len(values), generator=g)[:batch_size]
+            bn(values[idx, None])  # (batch_size, 1)
+            means.append(bn.running_mean.item())
+            variances.append(bn.running_var.item())
+    return np.array(means), np.array(variances)
+
+
+def accuracy(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    training: bool = False,
+    batch_size: int | None = None,
+) -> float:
+    """Classification accuracy of ``model`` on ``(x, y)``, evaluated in batches, in order.
+
+    With ``training=True`` the model runs in training mode, as in the classic bug: batch norm
+    then normalizes with each batch's own statistics and overwrites its running statistics.
+    The model's mode is restored afterwards; its running statistics are not.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, ...)
+    y : Tensor, shape (N,)
+    batch_size : int, optional
+        Samples per forward pass (default: all at once).
+
+    See book/batchnorm.ipynb.
+    """
+    was_training = model.training
+    model.train(training)
+    bs = len(x) if batch_size is None else batch_size
+    correct = 0
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), bs):
+                correct += (model(x[i : i + bs]).argmax(1) == y[i : i + bs]).sum().item()
+    finally:
+        model.train(was_training)
+    return correct / len(x)
 
 
 @dataclass
@@ -683,7 +778,7 @@ def train_mlp(
         by ``lr``.
     track_unit : bool
         Record the 15th, 50th and 85th percentiles of the input to the last hidden layer's
-        nonlinearity (unit 0) on a fixed batch, at every step (Ioffe & Szegedy, Fig. 1).
+        nonlinearity (unit 0) over each step's mini-batch (as in Ioffe & Szegedy, Fig. 1).
     progress : callable, optional
         ``progress(done, total)`` after each step.
 
@@ -703,12 +798,19 @@ def train_mlp(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model = MLP(depth, width, in_features=x_train.shape[1], norm=norm,
-                    activation=activation, init_scale=init_scale, noise=noise, seed=seed)
+        model = MLP(
+            depth,
+            width,
+            in_features=x_train.shape[1],
+            norm=norm,
+            activation=activation,
+            init_scale=init_scale,
+            noise=noise,
+            seed=seed,
+        )
         model.train()
         g = torch.Generator().manual_seed(seed + 1)
         opt = torch.optim.SGD(model.parameters(), lr=lr)
-        fixed = x_train[:256]
         losses = np.full(steps, np.nan)
         probe_steps, landscape, grad_change, pct = [], [], [], []
         diverged_at = None
@@ -726,8 +828,11 @@ def train_mlp(
                 landscape.append(ls)
                 grad_change.append(cs)
             if track_unit:
-                pct.append(_unit_percentiles(model, fixed))
-            loss = F.cross_entropy(model(xb), yb)
+                logits, z = _forward_tracking(model, xb)
+                pct.append(torch.quantile(z.detach(), _QUANTILES).tolist())
+            else:
+                logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
             if not torch.isfinite(loss) or loss.item() > 1e3:
                 diverged_at = step
                 break
@@ -745,9 +850,17 @@ def train_mlp(
     finally:
         torch.set_num_threads(threads)
     n_sizes = len(probe_step_sizes)
-    settings = dict(depth=depth, width=width, norm=norm, activation=activation,
-                    init_scale=init_scale, lr=lr, steps=steps, batch_size=batch_size,
-                    seed=seed)
+    settings = dict(
+        depth=depth,
+        width=width,
+        norm=norm,
+        activation=activation,
+        init_scale=init_scale,
+        lr=lr,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+    )
     return TrainResult(
         losses=losses,
         test_accuracy=acc,
@@ -761,16 +874,15 @@ def train_mlp(
     )
 
 
-def _unit_percentiles(model: MLP, x: Tensor) -> list[float]:
-    """15/50/85th percentiles of unit 0's input to the last hidden nonlinearity."""
-    was_training = model.training
-    probe = copy.deepcopy(model) if was_training else model  # keep running stats intact
-    with torch.no_grad():
-        for block in probe.blocks[:-1]:
-            x = block(x)
-        z = probe.blocks[-1][:-1](x)[:, 0]  # everything but the activation
-    q = torch.quantile(z, torch.tensor([0.15, 0.5, 0.85]))
-    return q.tolist()
+_QUANTILES = torch.tensor([0.15, 0.5, 0.85])
+
+
+def _forward_tracking(model: MLP, x: Tensor) -> tuple[Tensor, Tensor]:
+    """``model(x)`` and, on the way, unit 0's input to the last hidden nonlinearity."""
+    for block in model.blocks[:-1]:
+        x = block(x)
+    z = model.blocks[-1][:-1](x)  # (N, width): everything in the block but the activation
+    return model.head(model.blocks[-1][-1](z)), z[:, 0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -792,11 +904,13 @@ def plot_bn_steps(ax: Axes, x: Tensor, gamma: float, beta: float, eps: float = 1
     mu, var = x.mean(), x.var(unbiased=False)
     x_hat = (x - mu) / torch.sqrt(var + eps)
     y = gamma * x_hat + beta
-    rows = [(r"$x_i$", x, mu.item(), var.sqrt().item()),
-            (r"$\hat x_i$", x_hat, 0.0, 1.0),
-            (r"$y_i=\gamma\hat x_i+\beta$", y, beta, abs(gamma))]
+    rows = [
+        (r"$x_i$", x, mu.item(), var.sqrt().item()),
+        (r"$\hat x_i$", x_hat, 0.0, 1.0),
+        (r"$y_i=\gamma\hat x_i+\beta$", y, beta, abs(gamma)),
+    ]
     colors = [COLORS["blue"], COLORS["orange"], COLORS["green"]]
-    for k, ((label, vals, center, spread), color) in enumerate(zip(rows, colors, strict=True)):
+    for k, ((_, vals, center, spread), color) in enumerate(zip(rows, colors, strict=True)):
         level = len(rows) - 1 - k
         ax.scatter(vals.numpy(), np.full(len(vals), level), color=color, s=30, zorder=3)
         ax.plot([center - spread, center + spread], [level - 0.25] * 2, color=color, lw=2)
@@ -854,8 +968,12 @@ def plot_layer_spread(
 
 
 def plot_batch_estimates(
-    axes: Sequence[Axes], stats: dict[str, Tensor], population: Tensor, index: int = 0,
-    *, ranges: Sequence[tuple[float, float]] | None = None,
+    axes: Sequence[Axes],
+    stats: dict[str, Tensor],
+    population: Tensor,
+    index: int = 0,
+    *,
+    ranges: Sequence[tuple[float, float]] | None = None,
 ) -> Sequence[Axes]:
     """Histograms of mini-batch means, variances and one sample's normalized value.
 
@@ -909,8 +1027,16 @@ def plot_training_curves(
         acc = "" if math.isnan(r.test_accuracy) else f", test acc {r.test_accuracy:.0%}"
         ax.plot(xs, ys, color=color, label=f"{label}{acc}")
         if r.diverged_at is not None:
-            ax.plot([r.diverged_at], [ylim[1] * 0.97], marker="x", ms=9, mew=2, color=color,
-                    ls="none", label=f"{label}: diverged at step {r.diverged_at}")
+            ax.plot(
+                [r.diverged_at],
+                [ylim[1] * 0.97],
+                marker="x",
+                ms=9,
+                mew=2,
+                color=color,
+                ls="none",
+                label=f"{label}: diverged at step {r.diverged_at}",
+            )
     ax.set_ylim(*ylim)
     ax.set_xlabel("SGD step")
     ax.set_ylabel("training loss")
@@ -919,7 +1045,10 @@ def plot_training_curves(
 
 
 def plot_landscape(
-    ax: Axes, results: dict[str, TrainResult], *, quantity: str = "landscape",
+    ax: Axes,
+    results: dict[str, TrainResult],
+    *,
+    quantity: str = "landscape",
     logy: bool = False,
 ) -> Axes:
     """The range (min to max over step sizes) of a probed quantity along training.
@@ -940,5 +1069,95 @@ def plot_landscape(
     ax.set_xlabel("SGD step")
     if logy:
         ax.set_yscale("log")
+    ax.legend()
+    return ax
+
+
+def plot_running_stats(
+    axes: Sequence[Axes],
+    traces: dict[str, tuple[np.ndarray, np.ndarray]],
+    population: Tensor,
+) -> Sequence[Axes]:
+    """Running mean (first Axes) and running variance (second) against the batch count.
+
+    Parameters
+    ----------
+    traces : dict of str to (ndarray, ndarray)
+        Label -> the output of :func:`running_stats_trace`.
+    population : Tensor, shape (n,)
+        The population: its mean and unbiased variance are drawn as dashed lines.
+
+    See book/batchnorm.ipynb.
+    """
+    pop = torch.as_tensor(population, dtype=torch.float64).flatten()
+    colors = [COLORS["orange"], COLORS["blue"], COLORS["green"], COLORS["purple"]]
+    for (label, (mean, var)), color in zip(traces.items(), colors, strict=False):
+        axes[0].plot(mean, color=color, label=label)
+        axes[1].plot(var, color=color, label=label)
+    axes[0].axhline(pop.mean().item(), color="black", ls="--", lw=1)
+    axes[1].axhline(pop.var().item(), color="black", ls="--", lw=1)
+    axes[0].set_title("running_mean")
+    axes[1].set_title("running_var")
+    for ax in axes:
+        ax.set_xlabel("mini-batches seen")
+    axes[1].legend()
+    return axes
+
+
+def plot_unit_percentiles(
+    ax: Axes, result: TrainResult, *, color: str | None = None, label: str = ""
+) -> Axes:
+    """15th, 50th and 85th percentiles of a tracked unit's input over training.
+
+    ``result`` comes from :func:`train_mlp` with ``track_unit=True``.
+
+    See book/batchnorm.ipynb.
+    """
+    p = result.percentiles
+    steps = np.arange(len(p))
+    color = color or COLORS["blue"]
+    ax.fill_between(steps, p[:, 0], p[:, 2], color=color, alpha=0.3, lw=0)
+    ax.plot(steps, p[:, 1], color=color, lw=1, label=label or None)
+    ax.set_xlabel("SGD step")
+    return ax
+
+
+def plot_lr_summary(
+    ax: Axes,
+    sweep: dict[str, dict[float, TrainResult]],
+    *,
+    current: float | None = None,
+    last: int = 20,
+) -> Axes:
+    """Mean training loss over the last ``last`` steps against the learning rate.
+
+    Diverged runs are drawn at the top as crosses.
+
+    Parameters
+    ----------
+    sweep : dict of str to dict of float to TrainResult
+        Label -> {learning rate: result}.
+    current : float, optional
+        Learning rate to mark.
+
+    See book/batchnorm.ipynb.
+    """
+    colors = [COLORS["red"], COLORS["blue"], COLORS["green"]]
+    top = 3.0
+    for (label, runs), color in zip(sweep.items(), colors, strict=False):
+        lrs = sorted(runs)
+        final = [np.mean(runs[lr].losses[-last:]) for lr in lrs]
+        ok = [(lr, f) for lr, f in zip(lrs, final, strict=True) if np.isfinite(f)]
+        bad = [lr for lr, f in zip(lrs, final, strict=True) if not np.isfinite(f)]
+        if ok:
+            ax.plot(*zip(*ok, strict=True), marker="o", color=color, label=label)
+        if bad:
+            ax.plot(bad, [top] * len(bad), marker="x", ms=9, mew=2, ls="none", color=color)
+    if current is not None:
+        ax.axvline(current, color="grey", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"final training loss (last {last} steps)")
     ax.legend()
     return ax

@@ -280,6 +280,8 @@ def plot_letter_grid(ax: Axes, grid: list[list[str]], *, inner=None, fontsize: i
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     for r, row in enumerate(grid):
         for c, ch in enumerate(row):
             inside = inner is None or (
@@ -303,10 +305,10 @@ def plot_letter_grid(ax: Axes, grid: list[list[str]], *, inner=None, fontsize: i
 
 
 def plot_conv_positions(ax: Axes, w: int, f: int, p: int = 0, s: int = 1) -> Axes:
-    """Draw a 1-D input of size ``w`` padded by ``p``, and every window of a size-``f``, stride-``s`` kernel.
+    """Draw a 1-D input of size ``w`` padded by ``p`` and every window of a size-``f`` kernel.
 
-    Padded cells are hatched, each kernel position is a bar below the input, and input
-    cells that no window reaches (the remainder the floor discards) are marked red.
+    Windows step by ``s``. Padded cells are hatched, each kernel position is a bar below
+    the input, and cells that no window reaches (the remainder the floor discards) are red.
     """
     o = conv_output_size(w, f, p, s)
     total = w + 2 * p
@@ -332,8 +334,20 @@ def plot_conv_positions(ax: Axes, w: int, f: int, p: int = 0, s: int = 1) -> Axe
             [k * s + 0.1, k * s + f - 0.1], [y, y], lw=4, solid_capstyle="butt", color="#009E73"
         )
         ax.text(k * s + f + 0.15, y, f"out[{k}]", va="center", fontsize=7)
+    for i in range(total):  # input coordinates, counted from the first real cell
+        ax.text(i + 0.5, 1.15, str(i - p), ha="center", va="bottom", fontsize=7, color="0.35")
+    ax.legend(
+        handles=[
+            Rectangle((0, 0), 1, 1, fc="#cfe3f3", ec="black", label="input"),
+            Rectangle((0, 0), 1, 1, fc="#eeeeee", ec="black", hatch="//", label="padding"),
+            Rectangle((0, 0), 1, 1, fc="#D55E00", alpha=0.45, ec="black", label="never visited"),
+        ],
+        loc="lower right",
+        fontsize=7,
+        frameon=False,
+    )
     ax.set_xlim(-0.5, total + 2.5)
-    ax.set_ylim(-0.6 - 0.45 * o, 1.4)
+    ax.set_ylim(-0.6 - 0.45 * o, 1.8)
     ax.set_aspect("equal")
     ax.set_axis_off()
     return ax

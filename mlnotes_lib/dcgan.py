@@ -35,18 +35,22 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor, nn
 
+from mlnotes_lib.conv import conv_output_size, conv_transpose_output_size
 from mlnotes_lib.gan import GENERATOR_LOSSES, discriminator_loss, generator_loss
 
 __all__ = [
     "Discriminator",
     "Generator",
+    "digit_classes",
     "guideline_report",
     "interpolate_latents",
     "latest_checkpoint",
     "layer_shapes",
     "load_checkpoint",
     "make_optimizers",
+    "plot_progress",
     "plot_shape_table",
+    "shape_table",
     "train_dcgan",
     "train_step",
     "weights_init",
@@ -248,6 +252,63 @@ def layer_shapes(model: nn.Sequential, x: Tensor) -> list[tuple[str, str, tuple[
     return rows
 
 
+def _describe(module: nn.Module) -> str:
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+        k, s, p = module.kernel_size[0], module.stride[0], module.padding[0]
+        return f"{type(module).__name__}({module.in_channels}→{module.out_channels}, F={k}, S={s}, P={p})"
+    return type(module).__name__
+
+
+def shape_table(model: nn.Sequential, x: Tensor) -> list[dict[str, Any]]:
+    """The side of the feature map after each (transposed) convolution: formula vs module.
+
+    For a ``ConvTranspose2d`` the side is predicted with
+    :func:`mlnotes_lib.conv.conv_transpose_output_size` (``O = S(W - 1) + F - 2P``), for a
+    ``Conv2d`` with :func:`mlnotes_lib.conv.conv_output_size`
+    (``O = floor((W - F + 2P) / S) + 1``); ``shape`` is what the module really returns.
+
+    Parameters
+    ----------
+    model : Generator or Discriminator
+        Any ``nn.Sequential`` of square convolutions, batch norms and activations.
+    x : Tensor, shape (B, C, H, H), or (B, nz) for a generator
+        An input batch; tensors on the ``meta`` device give the shapes without compute.
+
+    Returns
+    -------
+    list of dict
+        One row per convolution, with keys ``layer`` (module name), ``module`` (a short
+        description), ``formula`` (the formula with numbers filled in), ``predicted``
+        (int) and ``shape`` (the tuple (B, C, H, W) the block returns after its batch
+        norm and activation).
+
+    See book/dcgan.ipynb.
+    """
+    rows: list[dict[str, Any]] = []
+    w = x.shape[-1] if x.dim() == 4 else 1
+    with torch.no_grad():
+        if x.dim() == 2:
+            x = x[:, :, None, None]  # (B, nz, 1, 1)
+        for name, module in model.named_children():
+            x = module(x)
+            if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+                f, s, p = module.kernel_size[0], module.stride[0], module.padding[0]
+                if isinstance(module, nn.ConvTranspose2d):
+                    out = conv_transpose_output_size(w, f, p, s)
+                    formula = f"{s}·({w}−1) + {f} − 2·{p} = {out}"
+                else:
+                    out = conv_output_size(w, f, p, s)
+                    formula = f"⌊({w} − {f} + 2·{p})/{s}⌋ + 1 = {out}"
+                rows.append(
+                    {"layer": name, "module": _describe(module), "formula": formula,
+                     "predicted": out}
+                )
+                w = out
+            if rows and x.dim() == 4:
+                rows[-1]["shape"] = tuple(x.shape)
+    return rows
+
+
 def guideline_report(G: nn.Sequential, D: nn.Sequential) -> dict[str, bool]:
     """Check each DCGAN architecture guideline by inspecting the modules of G and D.
 
@@ -329,6 +390,70 @@ def plot_shape_table(
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_progress(
+    ax_images: Axes, ax_curves: Axes, history: Mapping[str, Any], index: int, *, n: int = 32
+) -> tuple[Axes, Axes]:
+    """Draw the ``index``-th sample grid of a training history and the curves up to it.
+
+    ``history`` as returned by :func:`train_dcgan` with ``sample_every``; the left axes
+    get ``n`` samples, the right axes ``D(x)`` and ``D(G(z))`` (smoothed over 10 steps)
+    over the whole run with a line at the grid's step.
+
+    See book/dcgan.ipynb.
+    """
+    from mlnotes_lib.plotting import COLORS, plot_image_grid
+
+    if not 0 <= index < len(history["sample_steps"]):
+        raise ValueError(f"index must be in [0, {len(history['sample_steps'])}), got {index}")
+    step = history["sample_steps"][index]
+    plot_image_grid(ax_images, history["samples"][index][:n], nrow=8)
+    ax_images.set_title(f"G(fixed z) after {step} steps")
+    k = 10
+    for key, label, color in [("d_real", "D(x)", "blue"), ("d_fake", "D(G(z))", "orange")]:
+        ys = np.convolve(np.asarray(history[key], dtype=float), np.ones(k) / k, mode="valid")
+        ax_curves.plot(np.arange(k, len(ys) + k), ys, label=label, color=COLORS[color])
+    ax_curves.axvline(step, color=COLORS["black"], lw=1, ls="--")
+    ax_curves.set_ylim(0, 1)
+    ax_curves.set_xlabel("step")
+    ax_curves.set_ylabel("mean probability")
+    ax_curves.legend(loc="center right")
+    return ax_images, ax_curves
+
+
+def digit_classes(images: Tensor) -> tuple[Tensor, Tensor]:
+    """Which digit each generated image shows, by a classifier of the real digits.
+
+    A 5-nearest-neighbour classifier holds scikit-learn's 1,797 real 8×8 digits; the
+    images are shrunk to 8×8 (area averaging) and mapped from [-1, 1] to the digits'
+    grey levels before it classifies them. A rough check that a generator makes every
+    digit, not a proper quality score.
+
+    Parameters
+    ----------
+    images : Tensor, shape (B, 1, H, W)
+        Generated digits in [-1, 1], ``H`` and ``W`` multiples of 8.
+
+    Returns
+    -------
+    labels : Tensor, shape (B,), int64
+    agreement : Tensor, shape (B,)
+        The fraction of the 5 nearest real digits that carry that label.
+
+    See book/dcgan.ipynb.
+    """
+    from sklearn.datasets import load_digits as _sk_load_digits
+    from sklearn.neighbors import KNeighborsClassifier
+
+    if images.dim() != 4 or images.shape[1] != 1 or images.shape[-1] % 8:
+        raise ValueError(f"images must have shape (B, 1, 8k, 8k), got {tuple(images.shape)}")
+    bunch = _sk_load_digits()
+    clf = KNeighborsClassifier(n_neighbors=5).fit(bunch.data / 16.0, bunch.target)
+    small = torch.nn.functional.adaptive_avg_pool2d(images.detach().float().cpu(), 8)
+    feats = ((small.flatten(1) + 1) / 2).clamp(0, 1).numpy()  # (B, 64) in [0, 1]
+    proba = clf.predict_proba(feats)
+    return torch.from_numpy(proba.argmax(1)), torch.from_numpy(proba.max(1))
 
 
 def interpolate_latents(z0: Tensor, z1: Tensor, t: float) -> Tensor:
@@ -540,8 +665,8 @@ def train_dcgan(
     progress : bool
         Show a ``tqdm.auto`` progress bar with the latest losses.
     sample_every : int, optional
-        Every this many steps (and at steps 0 and ``steps``), store ``G(fixed_z)``,
-        computed in eval mode, in the history.
+        At step 0 and every ``sample_every`` steps, store ``G(fixed_z)``, computed in
+        eval mode, in the history.
     fixed_z : Tensor, shape (K, nz), optional
         Latent vectors for the samples; default 64 vectors drawn from ``seed``.
     channels_last : bool
@@ -650,7 +775,7 @@ def train_dcgan(
             history["step"].append(step)
             for k in _LOGGED:
                 history[k].append(logs[k])
-            if sample_every is not None and (step % sample_every == 0 or step == steps):
+            if sample_every is not None and step % sample_every == 0:
                 take_samples(step)
             if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == steps):
                 save(step)

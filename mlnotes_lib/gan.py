@@ -33,16 +33,24 @@ from mlnotes_lib import losses
 
 __all__ = [
     "GENERATOR_LOSSES",
+    "TOY_MEANS",
+    "TOY_NZ",
+    "TOY_STD",
     "discriminator_loss",
+    "fit_discriminator",
     "gaussian_mixture",
     "generator_loss",
     "js_divergence",
     "mixture_sampler",
+    "mode_coverage",
     "optimal_discriminator",
     "plot_snapshot",
+    "plot_training_curves",
     "toy_discriminator",
     "toy_generator",
+    "toy_grid",
     "train_gan",
+    "train_toy_gan",
     "value_function",
 ]
 
@@ -58,8 +66,7 @@ def _check_probabilities(p: Tensor, name: str) -> None:
         raise ValueError(f"{name} must not be empty")
     if not bool(((p >= 0) & (p <= 1)).all()):  # written so that NaN fails too
         raise ValueError(
-            f"{name} must hold probabilities in [0, 1] (did the discriminator end with a "
-            "sigmoid?)"
+            f"{name} must hold probabilities in [0, 1] (did the discriminator end with a sigmoid?)"
         )
 
 
@@ -251,7 +258,9 @@ def value_function(p_data: Tensor, p_model: Tensor, d: Tensor, dx: float) -> Ten
                 = -2 J^{(D)},
 
     as a sum over the grid's cells (each density renormalised as in
-    :func:`js_divergence`), with ``0 log 0 = 0``. The second integral is the
+    :func:`js_divergence`), with each log clamped at -100 as in
+    :func:`discriminator_loss` (so ``0 log 0 = 0``, and a ``D`` that rounds to 0 or 1
+    where the other density is negligible stays finite). The second integral is the
     expectation over ``z`` of ``log(1 - D(G(z)))`` written over ``x = G(z)``.
 
     Parameters
@@ -280,12 +289,17 @@ def value_function(p_data: Tensor, p_model: Tensor, d: Tensor, dx: float) -> Ten
     _check_probabilities(torch.as_tensor(d), "d")
     dx = _check_dx(dx)
     p, q = _masses(p_data, dx), _masses(p_model, dx)
-    return (torch.xlogy(p, d) + torch.xlogy(q, 1 - d)).sum(dim=-1)
+    d = torch.as_tensor(d, dtype=p.dtype)
+    # Logs clamped at -100 as in the costs: where p_model / p_data is below machine
+    # precision, D* rounds to 1 and log(1 - D*) would be -inf times a negligible mass.
+    log_d = torch.log(d).clamp(min=losses.LOG_CLAMP)
+    log_1md = torch.log1p(-d).clamp(min=losses.LOG_CLAMP)
+    return (p * log_d + q * log_1md).sum(dim=-1)
 
 
 # ----------------------------------------------------------------------- toy problem
-def _mixture_params(means, stds, weights) -> tuple[Tensor, Tensor, Tensor]:
-    means = torch.as_tensor(means, dtype=torch.get_default_dtype())
+def _mixture_params(means, stds, weights, dtype=None) -> tuple[Tensor, Tensor, Tensor]:
+    means = torch.as_tensor(means, dtype=dtype or torch.get_default_dtype())
     if means.dim() == 1:
         means = means[:, None]  # (K, 1): K components in one dimension
     if means.dim() != 2 or means.shape[0] == 0:
@@ -321,7 +335,7 @@ def gaussian_mixture(
     Returns
     -------
     Tensor, the shape of ``x``
-        The density.
+        The density, in the dtype of ``x`` (when floating).
 
     Raises
     ------
@@ -330,18 +344,18 @@ def gaussian_mixture(
 
     See book/gan.ipynb.
     """
-    means, stds, weights = _mixture_params(means, stds, weights)
+    x = torch.as_tensor(x)
+    dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
+    means, stds, weights = _mixture_params(means, stds, weights, dtype)
     if means.shape[1] != 1:
         raise ValueError("means must be 1-D for gaussian_mixture: shape (K,)")
-    x = torch.as_tensor(x, dtype=means.dtype)[..., None]  # (..., 1) against (K,)
+    x = x.to(dtype)[..., None]  # (..., 1) against (K,)
     z = (x - means[:, 0]) / stds
     pdf = torch.exp(-0.5 * z**2) / (stds * math.sqrt(2 * math.pi))
     return (pdf * weights).sum(dim=-1)
 
 
-def mixture_sampler(
-    means, stds: float | Sequence[float], weights=None
-) -> Callable[[int], Tensor]:
+def mixture_sampler(means, stds: float | Sequence[float], weights=None) -> Callable[[int], Tensor]:
     """A sampler of a mixture of isotropic Gaussians: ``sample(m)`` has shape (m, d).
 
     Parameters
@@ -412,6 +426,81 @@ def toy_discriminator(in_features: int = 1, hidden: int = 32) -> nn.Sequential:
 
 
 # -------------------------------------------------------------------------- training
+def fit_discriminator(
+    D: nn.Module,
+    sample_data: Callable[[int], Tensor],
+    sample_model: Callable[[int], Tensor],
+    steps: int,
+    *,
+    batch_size: int = 128,
+    lr: float = 1e-2,
+    seed: int | None = None,
+    num_threads: int | None = 1,
+) -> list[float]:
+    """Train only the discriminator, against a fixed model distribution, with Adam.
+
+    This is the inner loop of Algorithm 1 run to (near) convergence: it minimises
+    :func:`discriminator_loss` on fresh minibatches of real samples (label 1) and of
+    ``sample_model`` samples (label 0), so ``D`` approaches
+    :func:`optimal_discriminator`.
+
+    Parameters
+    ----------
+    D : nn.Module
+        The discriminator: samples -> probabilities in [0, 1], one per sample.
+    sample_data, sample_model : callable
+        ``sample_data(m)``, ``sample_model(m)`` return ``m`` real and ``m`` model samples.
+    steps : int
+        Number of Adam updates, >= 0.
+    batch_size : int
+        Samples of each kind per update.
+    lr : float
+        Adam's learning rate.
+    seed, num_threads : int, optional
+        As in :func:`train_gan`.
+
+    Returns
+    -------
+    list of float
+        The discriminator's cost at each update.
+
+    Raises
+    ------
+    ValueError
+        If ``steps`` < 0, ``batch_size`` < 1 or ``lr`` is not positive.
+
+    See book/gan.ipynb.
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    old_threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    history = []
+    try:
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            device = next(D.parameters()).device
+            opt = _optimizer_factory("adam", (0.5, 0.999), 0.0)(D.parameters(), lr)
+            for _ in range(steps):
+                x = sample_data(batch_size).to(device)
+                with torch.no_grad():
+                    fake = sample_model(batch_size).to(device)
+                j_d = discriminator_loss(D(x).reshape(-1), D(fake).reshape(-1))
+                opt.zero_grad(set_to_none=True)
+                j_d.backward()
+                opt.step()
+                history.append(j_d.item())
+    finally:
+        torch.set_num_threads(old_threads)
+    return history
+
+
 def _grad_norm(module: nn.Module) -> float:
     sq = sum(float(p.grad.pow(2).sum()) for p in module.parameters() if p.grad is not None)
     return math.sqrt(sq)
@@ -622,6 +711,105 @@ def _algorithm_1(
     return history
 
 
+# ------------------------------------------------------------------- the toy problem
+#: The chapter's toy data: an equal mixture of two 1-D Gaussians at -2 and +2 ...
+TOY_MEANS = (-2.0, 2.0)
+#: ... each with standard deviation 0.4.
+TOY_STD = 0.4
+#: The toy generator's noise dimension (z ~ N(0, I)).
+TOY_NZ = 4
+
+
+def toy_grid(n: int = 201) -> Tensor:
+    """The 1-D grid, shape (n,), on which the chapter draws densities and ``D(x)``: [-5, 5].
+
+    See book/gan.ipynb.
+    """
+    return torch.linspace(-5.0, 5.0, n)
+
+
+def train_toy_gan(
+    *,
+    loss: str = "non_saturating",
+    k: int = 1,
+    lr: float = 2e-3,
+    steps: int = 300,
+    optimizer: str = "adam",
+    seed: int = 0,
+    snapshot_at: Sequence[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Train the chapter's toy GAN: :func:`toy_generator` against :func:`toy_discriminator`
+    on the two-Gaussian mixture (``TOY_MEANS``, ``TOY_STD``), with :func:`train_gan`.
+
+    The networks are initialised from ``seed`` and the run's sampling from ``seed + 1``,
+    so a call is reproducible and leaves the caller's random state alone.
+
+    Parameters
+    ----------
+    loss, k, lr, optimizer, progress
+        As in :func:`train_gan` (batch size 128, 1 thread).
+    steps : int
+        Generator updates.
+    seed : int
+        The run's seed.
+    snapshot_at : sequence of int, optional
+        Iterations to snapshot; by default only the last one.
+
+    Returns
+    -------
+    dict
+        :func:`train_gan`'s history, plus ``"x"`` (the :func:`toy_grid`, shape (201,)),
+        ``"p_data"`` (the data density on it), ``"G"`` and ``"D"`` (the trained networks)
+        and ``"settings"`` (this call's arguments).
+
+    Raises
+    ------
+    ValueError
+        As :func:`train_gan`.
+
+    See book/gan.ipynb.
+    """
+    settings = dict(loss=loss, k=k, lr=lr, steps=steps, optimizer=optimizer, seed=seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G, D = toy_generator(TOY_NZ), toy_discriminator(1)
+    x = toy_grid()
+    history = train_gan(
+        G,
+        D,
+        mixture_sampler(TOY_MEANS, TOY_STD),
+        lambda m: torch.randn(m, TOY_NZ),
+        steps,
+        k,
+        loss=loss,
+        lr=lr,
+        optimizer=optimizer,
+        batch_size=128,
+        snapshot_at=[steps] if snapshot_at is None else snapshot_at,
+        snapshot_x=x[:, None],  # (201, 1)
+        seed=seed + 1,
+        progress=progress,
+    )
+    history.update(x=x, p_data=gaussian_mixture(x, TOY_MEANS, TOY_STD), G=G, D=D)
+    history["settings"] = settings
+    return history
+
+
+def mode_coverage(samples: Tensor, means: Sequence[float] = TOY_MEANS, radius: float = 1.0):
+    """Fraction of 1-D samples within ``radius`` of each mode, shape (K,).
+
+    A generator that covers every mode of an equal mixture scores about 1/K each (a bit
+    less: some samples fall between the modes); one that collapsed scores near 1 on one
+    mode and 0 on the others.
+
+    See book/gan.ipynb.
+    """
+    s = torch.as_tensor(samples).reshape(-1, 1)  # (m, 1)
+    centres = torch.as_tensor(means, dtype=s.dtype)  # (K,)
+    return ((s - centres).abs() < radius).to(s.dtype).mean(dim=0)
+
+
 # -------------------------------------------------------------------------- plotting
 def plot_snapshot(
     ax: Axes,
@@ -686,4 +874,27 @@ def plot_snapshot(
         handles, labels = handles + h2, labels + l2
         ax.d_axis = ax2
     ax.legend(handles, labels, loc="upper left", fontsize=8)
+    return ax
+
+
+def plot_training_curves(ax: Axes, history: dict, step: int | None = None) -> Axes:
+    """Draw ``D(x)`` and ``D(G(z))`` over a :func:`train_gan` run, with the Nash value 1/2.
+
+    With ``step`` the curves stop at that iteration (for a replay), on fixed axes.
+
+    See book/gan.ipynb.
+    """
+    from mlnotes_lib.plotting import COLORS
+
+    n = len(history["d_real"])
+    end = n if step is None else step
+    it = np.arange(1, end + 1)
+    ax.plot(it, history["d_real"][:end], color=COLORS["black"], lw=1, label="$D(x)$, real")
+    ax.plot(it, history["d_fake"][:end], color=COLORS["orange"], lw=1, label="$D(G(z))$, fake")
+    ax.axhline(0.5, color=COLORS["sky"], ls=":", lw=1)
+    ax.set_xlim(0, max(n, 1))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean probability")
+    ax.legend(loc="upper right", fontsize=8)
     return ax

@@ -141,7 +141,7 @@ def entropy(q: Tensor, base: float = math.e) -> Tensor:
     """
     q = _as_float(q, "q")
     _check_distribution(q, "q")
-    return -_xlogy(q, q).sum(dim=-1) / _log_base(base)
+    return (0.0 - _xlogy(q, q).sum(dim=-1)) / _log_base(base)  # 0.0 - x: no -0.0
 
 
 def cross_entropy(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
@@ -178,7 +178,7 @@ def cross_entropy(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
     _check_distribution(q, "q")
     _check_same_shape(q, p, "q", "p")
     _check_distribution(p, "p")
-    return -_xlogy(q, p).sum(dim=-1) / _log_base(base)
+    return (0.0 - _xlogy(q, p).sum(dim=-1)) / _log_base(base)
 
 
 def kl_divergence(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
@@ -396,7 +396,7 @@ def plot_distributions(ax: Axes, q: Tensor, p: Tensor, *, labels=None) -> Axes:
     ax.bar(k - 0.2, q.numpy(), width=0.4, color=_BLUE, label="q (true)")
     ax.bar(k + 0.2, p.numpy(), width=0.4, color=_ORANGE, label="p (model)")
     ax.set_xticks(k, labels if labels is not None else [str(int(i)) for i in k])
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.3)  # room for the legend above the bars
     ax.set_ylabel("probability")
     ax.legend(loc="upper center", ncols=2, frameon=False)
     return ax

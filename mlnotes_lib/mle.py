@@ -371,17 +371,20 @@ def repeated_gaussian_mle(
 _BLUE, _ORANGE, _GREEN, _RED = "#0072B2", "#E69F00", "#009E73", "#D55E00"
 
 
-def plot_gaussian_fit(ax: Axes, x: Tensor, mu: float, sigma: float) -> Axes:
+def plot_gaussian_fit(
+    ax: Axes, x: Tensor, mu: float, sigma: float, *, ymax: float | None = None
+) -> Axes:
     """Draw the samples (histogram and rug) with the density of N(``mu``, ``sigma``\\ :sup:`2`).
 
-    The title gives the log-likelihood of the samples under that density.
+    The title gives the log-likelihood of the samples under that density; ``ymax`` fixes
+    the vertical range (so that widget frames compare).
 
     See book/mle.ipynb.
     """
     x = _samples(x).detach().double()
     lo, hi = x.min().item(), x.max().item()
     span = hi - lo
-    grid = torch.linspace(lo - 0.6 * span, hi + 0.6 * span, 300, dtype=torch.float64)
+    grid = torch.linspace(lo - 0.25 * span, hi + 0.25 * span, 300, dtype=torch.float64)
     dens = torch.exp(-0.5 * ((grid - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
     ax.hist(x.numpy(), bins=12, density=True, color=_BLUE, alpha=0.35, label="data")
     ax.plot(x.numpy(), [0.0] * x.numel(), "|", color=_BLUE, ms=12)
@@ -391,7 +394,9 @@ def plot_gaussian_fit(ax: Axes, x: Tensor, mu: float, sigma: float) -> Axes:
     ax.set_xlim(grid[0].item(), grid[-1].item())
     ax.set_xlabel("x")
     ax.set_ylabel("density")
-    ax.legend(loc="upper right", frameon=False)
+    if ymax is not None:
+        ax.set_ylim(0, ymax)
+    ax.legend(loc="upper center", ncols=2, frameon=False)
     return ax
 
 
@@ -436,6 +441,7 @@ def plot_log_likelihood_surface(
         levels=sorted(top - gaps.numpy()),
         colors=_BLUE,
         linewidths=0.8,
+        linestyles="solid",
     )
     if mle is not None:
         ax.plot(*mle, "*", color=_GREEN, ms=14, label="MLE", zorder=3)
@@ -443,7 +449,7 @@ def plot_log_likelihood_surface(
         ax.plot(*current, "o", color=_RED, ms=8, label="current", zorder=4)
     ax.set_xlabel("μ")
     ax.set_ylabel("σ")
-    ax.set_title("log-likelihood surface")
+    ax.set_title(f"log-likelihood surface (highest: {top:.1f})")
     ax.legend(loc="upper right", frameon=True, fontsize=8)
     ax.grid(False)
     return ax
@@ -462,8 +468,8 @@ def plot_mle_spread(
     dens = torch.exp(-0.5 * ((grid - mu) / se) ** 2) / (se * math.sqrt(2 * math.pi))
     ax.hist(
         m.numpy(),
-        bins=30,
-        range=(mu - 1.6 * sigma, mu + 1.6 * sigma),
+        bins=31,
+        range=(mu - 4 * se, mu + 4 * se),  # bins scale with the spread
         density=True,
         color=_BLUE,
         alpha=0.45,

@@ -18,12 +18,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 __all__ = [
-    "COLORS",
     "BOOK_STYLE",
+    "COLORS",
     "figure",
+    "plot_curves",
     "plot_heatmap",
     "plot_image_grid",
-    "plot_curves",
     "use_book_style",
 ]
 

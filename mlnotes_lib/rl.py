@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.patches import FancyBboxPatch, Rectangle
 from torch import Tensor, nn
 
 __all__ = [
@@ -51,7 +52,9 @@ __all__ = [
     "greedy_policy",
     "plot_categorical",
     "plot_diag_gaussian",
+    "plot_agent_environment_loop",
     "plot_gridworld",
+    "plot_running_return",
     "policy_evaluation",
     "rewards_to_go",
     "rollout",
@@ -896,7 +899,7 @@ def plot_gridworld(
     vmax: float = 1.0,
     cmap: str = "viridis",
     fmt: str = "{:.2f}",
-    tie_tol: float = 1e-9,
+    tie_tol: float = 1e-6,
 ) -> Axes:
     """Draw a grid world: tiles, optional state values, greedy arrows and a path.
 
@@ -910,8 +913,8 @@ def plot_gridworld(
     values : array-like, shape (S,), optional
         A value per state, drawn as a heat map and written in each tile.
     Q : array-like, shape (S, A), optional
-        Action values; an arrow is drawn for every action within ``tie_tol`` of the best one,
-        except on holes and goals (terminal states).
+        Action values; an arrow is drawn for every action within ``tie_tol`` (relative) of
+        the best one, except on holes and goals (terminal states).
     path : sequence of int, optional
         Visited states; drawn as a line, with the agent at the last one.
     moves : sequence of (dx, dy)
@@ -926,18 +929,21 @@ def plot_gridworld(
     tiles = np.array([[c.decode() if isinstance(c, bytes) else str(c) for c in row] for row in desc])
     nrow, ncol = tiles.shape
     if values is None:
-        grid = np.where(tiles == "H", 0.15, np.where(tiles == "G", 0.85, 0.55))
+        grid = np.where(tiles == "G", 0.85, 0.45)
         ax.imshow(grid, cmap="Blues", vmin=0, vmax=1)
     else:
         grid = np.asarray(values, dtype=float).reshape(nrow, ncol)
         ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax)
+    for letter, face in (("H", "#3a3a3a"), ("G", "#E69F00")):  # holes grey, goal gold
+        for r, c in zip(*np.nonzero(tiles == letter), strict=True):
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=face, edgecolor="none"))
+    dark = tiles == "H"  # where text and arrows must be white
+    if values is not None:
+        dark |= (tiles != "G") & (grid < (vmin + vmax) / 2)
     for r in range(nrow):
         for c in range(ncol):
             letter = tiles[r, c]
-            dark = values is not None and grid[r, c] < (vmin + vmax) / 2
-            color = "white" if dark else "black"
-            if values is None and letter == "H":
-                color = "white"
+            color = "white" if dark[r, c] else "black"
             ax.text(c - 0.42, r - 0.42, letter, ha="left", va="top", fontsize=7, color=color)
             if values is not None and letter not in "HG":
                 ax.text(c, r + 0.33, fmt.format(grid[r, c]), ha="center", va="center",
@@ -949,14 +955,15 @@ def plot_gridworld(
             if tiles[r, c] in "HG":
                 continue
             best = q[s].max()
-            for a in np.flatnonzero(q[s] >= best - tie_tol * max(1.0, abs(best))):
+            color = "white" if dark[r, c] else "black"
+            for a in np.flatnonzero(best - q[s] <= tie_tol * abs(best)):
                 dx, dy = moves[a]
                 ax.annotate("", xy=(c + 0.32 * dx, r + 0.32 * dy - 0.05),
                             xytext=(c, r - 0.05),
-                            arrowprops={"arrowstyle": "->", "color": "white", "lw": 1.6})
+                            arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6})
     if path is not None and len(path):
         rc = np.array([divmod(int(s), ncol) for s in path], dtype=float)
-        ax.plot(rc[:, 1], rc[:, 0], "-", color="#E69F00", lw=2, alpha=0.8)
+        ax.plot(rc[:, 1], rc[:, 0], "-", color="#CC79A7", lw=2.5, alpha=0.9)
         ax.plot(rc[-1, 1], rc[-1, 0], "o", color="#D55E00", ms=12, mec="white", mew=1.5)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -994,7 +1001,7 @@ def plot_categorical(
     """
     p = np.asarray(probs, dtype=float)
     x = np.arange(len(p))
-    ax.bar(x, p, color="#56B4E9", label=r"$\pi(a|s)$")
+    ax.bar(x, p, color="#56B4E9", label="π(a|s)")
     if frequencies is not None:
         ax.plot(x, np.asarray(frequencies, dtype=float), "D", color="#D55E00", label="sampled")
     ax.set_xticks(x, labels if labels is not None else [str(i) for i in x])
@@ -1048,7 +1055,73 @@ def plot_diag_gaussian(
     ax.plot(*m.numpy(), "+", color="black", ms=10)
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
-    ax.set_xlabel("$a_1$")
-    ax.set_ylabel("$a_2$")
+    ax.set_xlabel("a₁")
+    ax.set_ylabel("a₂")
     ax.grid(False)
+    return ax
+
+
+def plot_running_return(ax: Axes, rewards: Sequence[float], gamma: float, step: int) -> Axes:
+    """Rewards of an episode, its running return and its reward-to-go, up to ``step``.
+
+    Labels are plain text, not mathtext: widgets draw this for every frame, and parsing
+    mathtext would dominate the frame time.
+
+    Parameters
+    ----------
+    ax : Axes
+        Where to draw.
+    rewards : sequence of float, length T
+        ``r_0, ..., r_{T-1}``.
+    gamma : float
+        Discount factor in ``[0, 1]``.
+    step : int
+        How many steps have been taken (``0 <= step <= T``): the running return
+        ``sum_{k < step} gamma**k r_k`` is drawn up to there.
+
+    Returns
+    -------
+    Axes
+
+    See book/rl.ipynb.
+    """
+    r = np.asarray(rewards, dtype=float)
+    n = len(r)
+    if not 0 <= step <= n:
+        raise ValueError(f"step must be in [0, {n}], got {step}")
+    running = np.concatenate([[0.0], np.cumsum(r * float(gamma) ** np.arange(n))])  # (T + 1,)
+    to_go = rewards_to_go(r.tolist(), gamma).numpy()
+    t = np.arange(n + 1)
+    ax.plot(np.arange(n), to_go, "--", color="#999999", lw=1, label="reward-to-go Gₜ")
+    ax.bar(np.arange(step), r[:step], width=0.35, color="#56B4E9", label="reward rₜ")
+    ax.plot(t[: step + 1], running[: step + 1], "o-", color="#D55E00", ms=3,
+            label="running return (sum of γᵏ rₖ, k < t)")
+    ax.set_xlim(-0.5, n + 0.5)
+    lo, hi = min(0.0, r.min(), running.min()), max(1.0, r.max(), running.max(), to_go.max())
+    ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.25 * (hi - lo))
+    ax.set_xlabel("step t")
+    ax.legend(loc="upper left", fontsize=7)
+    return ax
+
+
+def plot_agent_environment_loop(ax: Axes) -> Axes:
+    """A diagram of the agent-environment loop: action out, next state and reward back.
+
+    See book/rl.ipynb.
+    """
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4)
+    ax.set_axis_off()
+    boxes = {"agent": (0.4, r"agent" "\n" r"$a_t \sim \pi_\theta(\cdot|s_t)$", "#56B4E9"),
+             "env": (6.1, "environment\n" r"$s_{t+1} \sim P(\cdot|s_t, a_t)$", "#E69F00")}
+    for x, text, color in boxes.values():
+        ax.add_patch(FancyBboxPatch((x, 1.3), 3.5, 1.4, boxstyle="round,pad=0.1",
+                                    facecolor=color, alpha=0.35, edgecolor=color))
+        ax.text(x + 1.75, 2.0, text, ha="center", va="center", fontsize=10)
+    arrow = {"arrowstyle": "-|>", "color": "black", "lw": 1.3, "connectionstyle": "arc3,rad=-0.35"}
+    ax.annotate("", xy=(7.2, 2.85), xytext=(2.8, 2.85), arrowprops=arrow)
+    ax.text(5.0, 3.75, r"action $a_t$", ha="center", fontsize=10)
+    ax.annotate("", xy=(2.8, 1.15), xytext=(7.2, 1.15), arrowprops=arrow)
+    ax.text(5.0, 0.05, r"next state (observation) $s_{t+1}$, reward $r_t$", ha="center",
+            fontsize=10)
     return ax

@@ -38,10 +38,10 @@ from PIL import Image as PILImage
 __all__ = [
     "MAX_BYTES",
     "MAX_FRAMES",
-    "Explorer",
     "Experiment",
-    "explore",
+    "Explorer",
     "experiment",
+    "explore",
     "figure_to_png",
 ]
 
@@ -331,7 +331,7 @@ class Experiment(W.VBox):
         self.progress.value = min(1.0, done / total) if total else 1.0
 
     def run(self, **overrides: Any) -> Any:
-        """Run with the controls' values (or ``overrides``), update the figure, return the result."""
+        """Run with the controls' values (or ``overrides``); show and return the result."""
         params = {**self.params(), **overrides}
         self.button.disabled = True
         self.progress.value = 0.0

@@ -35,7 +35,7 @@ SHOWN_IMAGE_JS = """
 
 
 def open_offline(browser, url):
-    """Open ``url`` with every non-local request aborted; return (page, context, blocked, errors)."""
+    """Open ``url``, aborting non-local requests; return (page, context, blocked, errors)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     blocked: list[str] = []
     origin = urlparse(url).netloc

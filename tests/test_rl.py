@@ -70,7 +70,9 @@ def test_categorical_log_prob_broadcasts_like_torch():
     g = torch.Generator().manual_seed(1)
     logits = torch.randn(3, 4, generator=g)
     actions = torch.randint(0, 4, (7, 3), generator=g)  # 7 samples for each of 3 states
-    assert_close(rl.categorical_log_prob(logits, actions), Categorical(logits=logits).log_prob(actions))
+    assert_close(
+        rl.categorical_log_prob(logits, actions), Categorical(logits=logits).log_prob(actions)
+    )
 
 
 def test_categorical_log_prob_is_log_softmax_entry_worked_by_hand():
@@ -155,7 +157,9 @@ def test_diag_gaussian_log_prob_worked_by_hand():
 def test_diag_gaussian_sample_is_mu_plus_sigma_times_standard_normal():
     mu = torch.tensor([[1.0, -2.0]], requires_grad=True)
     log_std = torch.tensor([0.5, -1.0], requires_grad=True)
-    a = rl.diag_gaussian_sample(mu.expand(3, 2), log_std, generator=torch.Generator().manual_seed(5))
+    a = rl.diag_gaussian_sample(
+        mu.expand(3, 2), log_std, generator=torch.Generator().manual_seed(5)
+    )
     z = torch.randn(3, 2, generator=torch.Generator().manual_seed(5))
     assert_close(a, mu + log_std.exp() * z)
     # Reparameterised: da/dmu = 1, da/dlog_std = sigma * z.
@@ -219,7 +223,9 @@ def test_returns_worked_by_hand():
     # G_3 = 3, G_2 = 2 + 1.5, G_1 = 0 + 1.75, G_0 = 1 + 0.875.
     rewards = [1.0, 0.0, 2.0, 3.0]
     assert rl.discounted_return(rewards, 0.5) == pytest.approx(1.875)
-    assert_close(rl.rewards_to_go(rewards, 0.5), torch.tensor([1.875, 1.75, 3.5, 3.0], dtype=torch.float64))
+    assert_close(
+        rl.rewards_to_go(rewards, 0.5), torch.tensor([1.875, 1.75, 3.5, 3.0], dtype=torch.float64)
+    )
     assert rl.discounted_return(rewards, 1.0) == pytest.approx(6.0)
     assert rl.discounted_return(rewards, 0.0) == pytest.approx(1.0)
     assert rl.discounted_return([], 0.9) == 0.0
@@ -266,7 +272,10 @@ def test_tabular_mdp_of_slippery_frozen_lake_matches_gymnasium_table():
     env = frozen_lake(True)
     P, R, _ = rl.tabular_mdp(env)
     # From the start, LEFT slips to DOWN or UP with 1/3 each: it stays with 2/3, goes down 1/3.
-    assert_close(P[0, LEFT], torch.eye(16, dtype=torch.float64)[0] * 2 / 3 + torch.eye(16, dtype=torch.float64)[4] / 3)
+    assert_close(
+        P[0, LEFT],
+        torch.eye(16, dtype=torch.float64)[0] * 2 / 3 + torch.eye(16, dtype=torch.float64)[4] / 3,
+    )
     model = env.unwrapped.P
     for s in (0, 6, 14):
         for a in range(4):
@@ -409,7 +418,9 @@ def test_rollout_is_reproducible_and_consistent():
 
 def test_greedy_policy_is_one_hot_argmax():
     Q = torch.tensor([[0.0, 2.0, 1.0], [5.0, 5.0, -1.0]])
-    assert_close(rl.greedy_policy(Q), torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64))
+    assert_close(
+        rl.greedy_policy(Q), torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    )
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -32,17 +32,18 @@ def unchecked_outputs(nb) -> list[int]:
 
 
 def strip(nb):
+    """Drop the outputs (and run metadata) of every cell nbval does not check.
+
+    Checked cells keep their outputs and execution count: nbval treats a cell with
+    outputs but no execution count as an error ("unrun reference cell").
+    """
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         cell.metadata.pop("execution", None)
-        if is_checked(cell):
-            for out in cell.outputs:
-                if "execution_count" in out:
-                    out["execution_count"] = None
-        else:
+        if not is_checked(cell):
             cell.outputs = []
+            cell.execution_count = None
     nb.metadata.pop("widgets", None)
     return nb
 
@@ -51,8 +52,9 @@ def refresh(path: Path) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3", resources={
-        "metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     nbformat.write(strip(nb), path)
 
 

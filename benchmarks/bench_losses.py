@@ -1,0 +1,112 @@
+"""Benchmarks for the MLE and entropy chapters (run by ``make bench``).
+
+- ``binary_cross_entropy_with_logits`` forward + backward on 10**7 elements, ours against
+  torch's built-in in the same run (target: ours within 2x of torch);
+- the same for ``binary_cross_entropy`` from probabilities (no target, for information);
+- the execution time of book/mle.ipynb and book/entropy.ipynb (target: under 30 s each).
+
+Each row is ``{"what", "ours", "ref", "unit", "target"}``; run this file directly to print them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from mlnotes_lib import losses
+
+ROOT = Path(__file__).resolve().parents[1]
+N = 10**7
+REPEATS = 5
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
+    fn()  # warm-up: allocator, first-call dispatch
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _forward_backward(loss_fn, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        x.grad = None
+        loss_fn(x, y).backward()
+
+    return step
+
+
+def _loss_rows() -> list[dict]:
+    gen = torch.Generator().manual_seed(0)
+    x = (4 * torch.randn(N, generator=gen)).requires_grad_()
+    y = torch.rand(N, generator=gen).round_()
+    ours = _median_seconds(_forward_backward(losses.binary_cross_entropy_with_logits, x, y))
+    ref = _median_seconds(_forward_backward(F.binary_cross_entropy_with_logits, x, y))
+    p = torch.sigmoid(x.detach()).requires_grad_()
+    ours_p = _median_seconds(_forward_backward(losses.binary_cross_entropy, p, y))
+    ref_p = _median_seconds(_forward_backward(F.binary_cross_entropy, p, y))
+    return [
+        {
+            "what": "binary_cross_entropy_with_logits fwd+bwd, 1e7 elements",
+            "ours": ours,
+            "ref": ref,
+            "unit": "s",
+            "target": "ours within 2x of torch",
+        },
+        {
+            "what": "binary_cross_entropy fwd+bwd, 1e7 elements",
+            "ours": ours_p,
+            "ref": ref_p,
+            "unit": "s",
+            "target": "(for information)",
+        },
+    ]
+
+
+def _notebook_seconds(name: str) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = ROOT / "book" / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def rows() -> list[dict]:
+    """Time our losses against torch's, and each chapter's execution, in this run."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine's cores are shared: one thread is steadier
+    try:
+        out = _loss_rows()
+    finally:
+        torch.set_num_threads(threads)
+    for name in ("mle", "entropy"):
+        out.append(
+            {
+                "what": f"execute book/{name}.ipynb",
+                "ours": _notebook_seconds(name),
+                "ref": None,
+                "unit": "s",
+                "target": "under 30 s",
+            }
+        )
+    return out
+
+
+if __name__ == "__main__":
+    for row in rows():
+        ratio = f"  ratio {row['ours'] / row['ref']:.2f}" if row["ref"] else ""
+        ref = f"{row['ref']:.3f}" if row["ref"] is not None else "-"
+        print(f"{row['what']:<58} ours {row['ours']:.3f} {row['unit']}  ref {ref}{ratio}")
