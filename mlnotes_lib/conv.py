@@ -232,27 +232,41 @@ def pad2d(x: torch.Tensor, pad, mode: str = "zeros") -> torch.Tensor:
     h, w = x.shape[-2], x.shape[-1]
     if h == 0 or w == 0:
         raise ValueError(f"x must not be empty, got shape {tuple(x.shape)}")
-    rows = pad_indices(h, top, bottom, mode).to(x.device)
-    cols = pad_indices(w, left, right, mode).to(x.device)
+    rows = pad_indices(h, top, bottom, mode)
+    cols = pad_indices(w, left, right, mode)
     out = x.new_empty((*x.shape[:-2], h + top + bottom, w + left + right))
     out[..., top : top + h, left : left + w] = x
-    # Only the border strips need index arithmetic: gather them from their source
-    # columns (inside the original rows), then whole padded rows from their source rows.
-    # Zero padding's sources are -1: those strips are filled with zeros instead.
+    # Only the border strips need the index map: copy each strip from its source columns
+    # (inside the original rows), then whole padded rows from their source rows. Zero
+    # padding's sources are -1: those strips are filled with zeros instead.
     for dst in (slice(0, left), slice(left + w, left + w + right)):
         if dst.stop > dst.start:
-            if mode == "zeros":
-                out[..., top : top + h, dst] = 0
-            else:  # column by column: strided copies beat a gather along the last dim
-                for j in range(dst.start, dst.stop):
-                    out[..., top : top + h, j] = x[..., int(cols[j])]
+            strip = out[..., top : top + h, dst]
+            strip.copy_(_take(x, -1, cols[dst])) if mode != "zeros" else strip.zero_()
     for dst in (slice(0, top), slice(top + h, top + h + bottom)):
         if dst.stop > dst.start:
-            if mode == "zeros":
-                out[..., dst, :] = 0
-            else:
-                out[..., dst, :] = out.index_select(-2, rows[dst] + top)
+            strip = out[..., dst, :]
+            strip.copy_(_take(out, -2, rows[dst] + top)) if mode != "zeros" else strip.zero_()
     return out
+
+
+def _take(x: torch.Tensor, dim: int, idx: torch.Tensor) -> torch.Tensor:
+    """``x.index_select(dim, idx)``, as a view when ``idx`` is a run with step 1, -1 or 0.
+
+    Padding strips are such runs (reflect counts down, circular counts up, replicate
+    repeats one index); views avoid a slow gather along the last dimension.
+    """
+    first, n = int(idx[0]), idx.numel()
+    steps = idx.diff().unique().tolist() if n > 1 else [1]
+    if steps == [1]:
+        return x.narrow(dim, first, n)
+    if steps == [-1]:
+        return x.narrow(dim, first - n + 1, n).flip(dim)
+    if steps == [0]:
+        shape = list(x.shape)
+        shape[dim] = n
+        return x.narrow(dim, first, 1).expand(shape)
+    return x.index_select(dim, idx.to(x.device))
 
 
 def letter_grid(rows: int = 6, cols: int = 8) -> list[list[str]]:
