@@ -27,7 +27,9 @@ __all__ = [
     "pad2d",
     "pad_indices",
     "pad_letters",
+    "plot_conv_arithmetic",
     "plot_conv_positions",
+    "plot_padding",
     "plot_letter_grid",
 ]
 
@@ -365,3 +367,44 @@ def plot_conv_positions(ax: Axes, w: int, f: int, p: int = 0, s: int = 1) -> Axe
     ax.set_aspect("equal")
     ax.set_axis_off()
     return ax
+
+
+def plot_conv_arithmetic(ax: Axes, w: int, f: int, p: int = 0, s: int = 1) -> Axes:
+    """:func:`plot_conv_positions` titled with the output-size formula evaluated.
+
+    When the kernel does not fit in the padded input, says so instead of drawing.
+    """
+    if f > w + 2 * p:
+        ax.text(
+            0.5,
+            0.5,
+            f"F = {f} > W + 2P = {w + 2 * p}: the kernel does not fit",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        ax.set_axis_off()
+        return ax
+    o = conv_output_size(w, f, p, s)
+    plot_conv_positions(ax, w, f, p, s)
+    exact = (w + 2 * p - f) / s + 1
+    title = f"O = ⌊(W + 2P − F)/S⌋ + 1 = ⌊({w} + {2 * p} − {f})/{s}⌋ + 1 = {o}"
+    if exact != o:
+        title += f"   (without the floor: {exact:.2f})"
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_padding(ax_letters: Axes, ax_image: Axes, image: torch.Tensor, mode: str, pad: int):
+    """Pad the notes' letter grid by ``pad`` and ``image`` (H, W) by ``8 * pad``; draw both."""
+    grid = pad_letters(letter_grid(6, 8), pad, mode)
+    plot_letter_grid(ax_letters, grid, inner=(pad, pad, 6, 8), fontsize=8)
+    ax_letters.set_title(f"letters, {mode}, pad = {pad}")
+    h, w = image.shape[-2:]
+    ax_image.imshow(pad2d(image, 8 * pad, mode), cmap="gray", vmin=0, vmax=1)
+    ax_image.add_patch(
+        Rectangle((8 * pad - 0.5, 8 * pad - 0.5), w, h, fill=False, ec="#E69F00", lw=1.5)
+    )
+    ax_image.set_title(f"photo, pad = {8 * pad} px")
+    ax_image.set_axis_off()
+    return ax_letters, ax_image
