@@ -271,7 +271,8 @@ def fit_mle(
     lr : float
         Learning rate (positive).
     optimizer : {"adam", "sgd"}
-        ``torch.optim.Adam`` or plain gradient descent ``torch.optim.SGD``.
+        Adam (the update of ``torch.optim.Adam`` with its default betas and eps) or plain
+        gradient descent ``p -= lr * grad``.
 
     Returns
     -------
@@ -302,15 +303,17 @@ def fit_mle(
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if not (isinstance(lr, int | float) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
-    if optimizer not in optimizers:
-        raise ValueError(f"optimizer must be one of {sorted(optimizers)}, got {optimizer!r}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
 
     leaves = [p.detach().clone().requires_grad_(True) for p in params]
-    opt = optimizers[optimizer](leaves, lr=lr)
+    # The updates are written out (same arithmetic as torch.optim.Adam / SGD with default
+    # settings): a few parameters need no more, and it spares torch.optim's import cost.
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    m = [torch.zeros_like(p) for p in leaves]
+    v = [torch.zeros_like(p) for p in leaves]
     history: list[float] = []
-    for step in range(steps):
-        opt.zero_grad()
+    for step in range(1, steps + 1):
         loss = nll(*leaves)
         if not isinstance(loss, Tensor) or loss.numel() != 1:
             raise ValueError("nll must return a scalar tensor")
@@ -318,8 +321,19 @@ def fit_mle(
         if not math.isfinite(value):
             raise ValueError(f"nll became {value} at step {step}; lower lr or check the model")
         history.append(value)
-        loss.backward()
-        opt.step()
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+        with torch.no_grad():
+            for p, g, m_i, v_i in zip(leaves, grads, m, v, strict=True):
+                if g is None:  # nll does not depend on this parameter
+                    continue
+                if optimizer == "sgd":
+                    p.sub_(lr * g)
+                    continue
+                m_i.mul_(beta1).add_(g, alpha=1 - beta1)  # running mean of the gradient
+                v_i.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # ... and of its square
+                m_hat = m_i / (1 - beta1**step)  # bias corrections for the zero start
+                v_hat = v_i / (1 - beta2**step)
+                p.sub_(lr * m_hat / (v_hat.sqrt() + eps))
     return tuple(p.detach() for p in leaves), history
 
 

@@ -60,22 +60,46 @@ BOOK_STYLE = {
 
 
 def use_book_style() -> None:
-    """Set matplotlib's rcParams to the book's style (white background, palette, sizes)."""
+    """Set matplotlib's rcParams to the book's style (white background, palette, sizes).
+
+    In a notebook it also makes a cell that ends with a ``Figure`` display it as PNG
+    (the figures of :func:`figure` are not managed by pyplot, so nothing else would).
+    """
     mpl.rcParams.update(BOOK_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to display
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("png")
 
 
 def figure(
-    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] = (6.4, 3.2), **kwargs
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    figsize: tuple[float, float] = (6.4, 3.2),
+    layout: str | None = "constrained",
+    **kwargs,
 ) -> tuple[Figure, Axes | np.ndarray]:
     """A new ``Figure`` and its axes, not registered with pyplot.
 
     Widgets render such figures to PNG without the notebook also displaying them; a
-    notebook cell that ends with the figure displays it once.
+    notebook cell that ends with the figure displays it once. ``layout=None`` skips the
+    constrained layout (about half the cost of a widget frame) for hand-set margins.
     """
     if nrows < 1 or ncols < 1:
         raise ValueError("nrows and ncols must be at least 1")
-    with mpl.rc_context(BOOK_STYLE):
-        fig = Figure(figsize=figsize, layout="constrained", facecolor="white")
+    if layout not in ("constrained", "tight", "compressed", None):
+        raise ValueError(
+            f"layout must be 'constrained', 'tight', 'compressed' or None, got {layout!r}"
+        )
+    with mpl.rc_context({**BOOK_STYLE, "figure.constrained_layout.use": False}):
+        fig = Figure(figsize=figsize, layout=layout, facecolor="white")
         axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
 

@@ -134,6 +134,28 @@ def test_fit_mle_recovers_the_gaussian_closed_form():
     assert start[0].item() == 0.0  # inputs untouched
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_fit_mle_steps_match_torch_optim(optimizer):
+    x = _sample(20)
+
+    def nll(mu, log_sigma):
+        return -mle.gaussian_log_likelihood(x, mu, log_sigma.exp()) / x.numel()
+
+    start = [torch.tensor(0.3, dtype=torch.float64), torch.tensor(-0.2, dtype=torch.float64)]
+    fitted, history = mle.fit_mle(nll, start, steps=25, lr=0.05, optimizer=optimizer)
+    leaves = [p.clone().requires_grad_() for p in start]
+    opt = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer](leaves, lr=0.05)
+    ref_history = []
+    for _ in range(25):
+        opt.zero_grad()
+        loss = nll(*leaves)
+        ref_history.append(loss.item())
+        loss.backward()
+        opt.step()
+    torch.testing.assert_close(fitted, tuple(p.detach() for p in leaves))
+    torch.testing.assert_close(torch.tensor(history), torch.tensor(ref_history))
+
+
 def test_fit_mle_recovers_the_bernoulli_closed_form_with_sgd():
     x = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0])
 
