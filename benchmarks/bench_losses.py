@@ -2,8 +2,9 @@
 
 - ``binary_cross_entropy_with_logits`` forward + backward on 10**7 elements, ours against
   torch's built-in in the same run (target: ours within 2x of torch);
-- the same for ``binary_cross_entropy`` from probabilities (no target, for information);
-- the execution time of book/mle.ipynb and book/entropy.ipynb (target: under 30 s each).
+- the same for ``binary_cross_entropy`` from probabilities (no target, for information).
+
+The chapters' execution times are timed by benchmarks/run.py with every other chapter.
 
 Each row is ``{"what", "ours", "ref", "unit", "target"}``; run this file directly to print them.
 """
@@ -70,38 +71,14 @@ def _loss_rows() -> list[dict]:
     ]
 
 
-def _notebook_seconds(name: str) -> float:
-    import nbformat
-    from nbclient import NotebookClient
-
-    path = ROOT / "book" / f"{name}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-    start = time.perf_counter()
-    client.execute()
-    return time.perf_counter() - start
-
-
 def rows() -> list[dict]:
-    """Time our losses against torch's, and each chapter's execution, in this run."""
+    """Time our losses against torch's in this run."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the machine's cores are shared: one thread is steadier
     try:
         out = _loss_rows()
     finally:
         torch.set_num_threads(threads)
-    for name in ("mle", "entropy"):
-        out.append(
-            {
-                "what": f"execute book/{name}.ipynb",
-                "ours": _notebook_seconds(name),
-                "ref": None,
-                "unit": "s",
-                "target": "under 30 s",
-            }
-        )
     return out
 
 
