@@ -650,7 +650,8 @@ def _algorithm_1(
     snapshot_at, snapshot_z, snapshot_x, progress,
 ) -> dict:  # fmt: skip
     device = next(D.parameters()).device
-    opt_d = make_optimizer(D.parameters(), lr_d)
+    d_params = [p for p in D.parameters() if p.requires_grad]  # the ones D's steps train
+    opt_d = make_optimizer(d_params, lr_d)
     opt_g = make_optimizer(G.parameters(), lr)
     history: dict = {
         "d_loss": [], "g_loss": [], "d_real": [], "d_fake": [], "g_grad_norm": [],
@@ -690,14 +691,18 @@ def _algorithm_1(
             d_loss += j_d.item() / k
             d_real += p_real.mean().item() / k
             d_fake += p_fake.mean().item() / k
-        # one step of the generator on fresh noise
-        p_fake = D(G(sample_z(m).to(device))).reshape(-1)
-        j_g = generator_loss(p_fake, loss)
-        opt_g.zero_grad(set_to_none=True)
-        j_g.backward()
-        opt_g.step()
-        # the generator's backward pass also filled D's gradients: the next
-        # discriminator step discards them (zero_grad)
+        # one step of the generator on fresh noise; D's weights need no gradient here
+        for p in d_params:
+            p.requires_grad_(False)
+        try:
+            p_fake = D(G(sample_z(m).to(device))).reshape(-1)
+            j_g = generator_loss(p_fake, loss)
+            opt_g.zero_grad(set_to_none=True)
+            j_g.backward()
+            opt_g.step()
+        finally:
+            for p in d_params:
+                p.requires_grad_(True)
 
         history["d_loss"].append(d_loss)
         history["g_loss"].append(j_g.item())
@@ -873,7 +878,11 @@ def plot_snapshot(
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
         ax.d_axis = ax2
-    ax.legend(handles, labels, loc="upper left", fontsize=8)
+    # above the axes, where no curve can hide behind it
+    ax.legend(
+        handles, labels, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(labels),
+        fontsize=7, frameon=False, borderaxespad=0.2,
+    )  # fmt: skip
     return ax
 
 
@@ -896,5 +905,8 @@ def plot_training_curves(ax: Axes, history: dict, step: int | None = None) -> Ax
     ax.set_ylim(0, 1)
     ax.set_xlabel("iteration")
     ax.set_ylabel("mean probability")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(
+        loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=7, frameon=False,
+        borderaxespad=0.2,
+    )  # fmt: skip
     return ax

@@ -219,7 +219,7 @@ def _densities():
 
 
 def test_value_at_optimal_discriminator_is_minus_log4_plus_twice_jsd():
-    x, p, q, dx = _densities()
+    _x, p, q, dx = _densities()
     d_star = gan.optimal_discriminator(p, q)
     v = gan.value_function(p, q, d_star, dx)
     jsd = gan.js_divergence(p, q, dx)
@@ -230,7 +230,7 @@ def test_value_at_optimal_discriminator_is_minus_log4_plus_twice_jsd():
 
 
 def test_value_function_is_the_integral_and_minus_twice_j_d_by_monte_carlo():
-    x, p, q, dx = _densities()
+    _x, p, q, dx = _densities()
     d_star = gan.optimal_discriminator(p, q)
     # the plain Riemann sum of the integrand (densities integrate to 1 on this grid)
     integral = (torch.xlogy(p, d_star) + torch.xlogy(q, 1 - d_star)).sum() * dx
@@ -419,3 +419,12 @@ def test_optimal_discriminator_checker_names_each_mistake(mistake):
 def test_checker_reports_an_unknown_mistake():
     result = ex.check_optimal_discriminator(lambda p, q: p * 0 + 0.5)
     assert not result and result.mistake is None
+
+
+def test_train_gan_restores_the_discriminators_trainable_flags():
+    G, D = _tiny_gan()
+    D[0].bias.requires_grad_(False)  # a frozen parameter stays frozen and untouched
+    frozen = D[0].bias.detach().clone()
+    gan.train_gan(G, D, *_samplers(), 3, 2)
+    assert [p.requires_grad for p in D.parameters()] == [True, False, True, True, True, True]
+    assert torch.equal(D[0].bias, frozen)
