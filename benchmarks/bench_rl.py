@@ -61,13 +61,15 @@ def rows() -> list[dict]:
         V, _ = rl.value_iteration(P, R, 0.99)
         V_ref, _ = numpy_value_iteration(P_np, R_np, 0.99)
         assert np.allclose(V.numpy(), V_ref, atol=1e-7)
-        out.append({
-            "what": "value_iteration, FrozenLake 8x8 slippery, gamma 0.99 (ref: NumPy)",
-            "ours": _median_seconds(lambda: rl.value_iteration(P, R, 0.99)),
-            "ref": _median_seconds(lambda: numpy_value_iteration(P_np, R_np, 0.99)),
-            "unit": "s",
-            "target": "within 2x of NumPy",
-        })
+        out.append(
+            {
+                "what": "value_iteration, FrozenLake 8x8 slippery, gamma 0.99 (ref: NumPy)",
+                "ours": _median_seconds(lambda: rl.value_iteration(P, R, 0.99)),
+                "ref": _median_seconds(lambda: numpy_value_iteration(P_np, R_np, 0.99)),
+                "unit": "s",
+                "target": "within 2x of NumPy",
+            }
+        )
 
         g = torch.Generator().manual_seed(0)
         logits = torch.randn(65_536, 16, generator=g)
@@ -75,20 +77,24 @@ def rows() -> list[dict]:
         assert torch.allclose(
             rl.categorical_log_prob(logits, actions), Categorical(logits=logits).log_prob(actions)
         )
-        out.append({
-            "what": "categorical_log_prob, (65536, 16) (ref: Categorical.log_prob)",
-            "ours": _median_seconds(lambda: rl.categorical_log_prob(logits, actions)),
-            "ref": _median_seconds(lambda: Categorical(logits=logits).log_prob(actions)),
-            "unit": "s",
-            "target": "within 2x of torch",
-        })
-        out.append({
-            "what": "categorical_sample, (65536, 16) (ref: Categorical.sample)",
-            "ours": _median_seconds(lambda: rl.categorical_sample(logits, generator=g)),
-            "ref": _median_seconds(lambda: Categorical(logits=logits).sample()),
-            "unit": "s",
-            "target": "within 3x of torch",
-        })
+        out.append(
+            {
+                "what": "categorical_log_prob, (65536, 16) (ref: Categorical.log_prob)",
+                "ours": _median_seconds(lambda: rl.categorical_log_prob(logits, actions)),
+                "ref": _median_seconds(lambda: Categorical(logits=logits).log_prob(actions)),
+                "unit": "s",
+                "target": "within 2x of torch",
+            }
+        )
+        out.append(
+            {
+                "what": "categorical_sample, (65536, 16) (ref: Categorical.sample)",
+                "ours": _median_seconds(lambda: rl.categorical_sample(logits, generator=g)),
+                "ref": _median_seconds(lambda: Categorical(logits=logits).sample()),
+                "unit": "s",
+                "target": "within 3x of torch",
+            }
+        )
 
         mu = torch.randn(65_536, 8, generator=g)
         log_std = 0.3 * torch.randn(8, generator=g)
@@ -98,13 +104,15 @@ def rows() -> list[dict]:
             Normal(mu, log_std.exp()).log_prob(acts).sum(-1),
             atol=1e-4,
         )
-        out.append({
-            "what": "diag_gaussian_log_prob, (65536, 8) (ref: Normal.log_prob.sum)",
-            "ours": _median_seconds(lambda: rl.diag_gaussian_log_prob(mu, log_std, acts)),
-            "ref": _median_seconds(lambda: Normal(mu, log_std.exp()).log_prob(acts).sum(-1)),
-            "unit": "s",
-            "target": "within 2x of torch",
-        })
+        out.append(
+            {
+                "what": "diag_gaussian_log_prob, (65536, 8) (ref: Normal.log_prob.sum)",
+                "ours": _median_seconds(lambda: rl.diag_gaussian_log_prob(mu, log_std, acts)),
+                "ref": _median_seconds(lambda: Normal(mu, log_std.exp()).log_prob(acts).sum(-1)),
+                "unit": "s",
+                "target": "within 2x of torch",
+            }
+        )
         return out
     finally:
         torch.set_num_threads(threads)
@@ -113,5 +121,7 @@ def rows() -> list[dict]:
 if __name__ == "__main__":
     for row in rows():
         ratio = row["ours"] / row["ref"] if row["ref"] else float("nan")
-        print(f"{row['what']:70s} ours {row['ours'] * 1e3:8.3f} ms  ref {row['ref'] * 1e3:8.3f} ms"
-              f"  ratio {ratio:5.2f}  ({row['target']})")
+        print(
+            f"{row['what']:70s} ours {row['ours'] * 1e3:8.3f} ms  ref {row['ref'] * 1e3:8.3f} ms"
+            f"  ratio {ratio:5.2f}  ({row['target']})"
+        )

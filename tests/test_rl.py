@@ -346,7 +346,7 @@ def test_policy_evaluation_two_state_chain_worked_by_hand():
 
 
 def test_policy_evaluation_matches_iterative_evaluation_and_identities():
-    P, R, rho0 = rl.tabular_mdp(frozen_lake(True))
+    P, R, _ = rl.tabular_mdp(frozen_lake(True))
     pi = random_policy(16, 4)
     V, Q = rl.policy_evaluation(P, R, pi, 0.9)
     V_iter = rl.finite_horizon_evaluation(P, R, pi, 400, gamma=0.9)
@@ -515,7 +515,7 @@ def test_plot_helpers_draw_on_the_given_axes():
     env = frozen_lake(True)
     P, R, _ = rl.tabular_mdp(env)
     V, Q = rl.value_iteration(P, R, 0.9)
-    fig, axes = plotting.figure(1, 3)
+    _, axes = plotting.figure(1, 3)
     assert rl.plot_gridworld(axes[0], env.unwrapped.desc, values=V, Q=Q, path=[0, 4, 8]) is axes[0]
     assert len(axes[0].images) == 1 and len(axes[0].lines) == 2
     assert rl.plot_categorical(axes[1], [0.2, 0.8], frequencies=[0.25, 0.75]) is axes[1]

@@ -37,8 +37,11 @@ def _gaussian_cases() -> list[tuple[Tensor, Tensor, Tensor]]:
     return [
         (mu, log_std, actions),
         (mu[:2], torch.full((2, 3), 0.4, dtype=torch.float64), actions[:2] + 0.5),
-        (torch.zeros(1, 2, dtype=torch.float64), torch.tensor([0.5, -1.0], dtype=torch.float64),
-         torch.tensor([[1.0, -0.5]], dtype=torch.float64)),
+        (
+            torch.zeros(1, 2, dtype=torch.float64),
+            torch.tensor([0.5, -1.0], dtype=torch.float64),
+            torch.tensor([[1.0, -0.5]], dtype=torch.float64),
+        ),
     ]
 
 
@@ -49,21 +52,23 @@ def _sq(mu: Tensor, log_std: Tensor, actions: Tensor) -> Tensor:
 GAUSSIAN_MISTAKES = [
     Mistake(
         "the standard deviation where the variance belongs",
-        lambda mu, ls, a: -0.5 * (((a - mu) ** 2 / torch.exp(ls)).sum(-1)
-                                  + 2 * ls.sum(-1) + a.shape[-1] * _LOG_2PI),
+        lambda mu, ls, a: (
+            -0.5
+            * (((a - mu) ** 2 / torch.exp(ls)).sum(-1) + 2 * ls.sum(-1) + a.shape[-1] * _LOG_2PI)
+        ),
         "the squared deviation is divided by sigma**2, not by sigma: "
         "((a - mu) / sigma)**2 with sigma = exp(log_std).",
     ),
     Mistake(
         "log_std read as the log of the variance",
-        lambda mu, ls, a: -0.5 * (((a - mu) ** 2 / torch.exp(ls)).sum(-1)
-                                  + ls.sum(-1) + a.shape[-1] * _LOG_2PI),
+        lambda mu, ls, a: (
+            -0.5 * (((a - mu) ** 2 / torch.exp(ls)).sum(-1) + ls.sum(-1) + a.shape[-1] * _LOG_2PI)
+        ),
         "log_std is log(sigma), so sigma**2 = exp(2 * log_std), not exp(log_std).",
     ),
     Mistake(
         "a missing minus sign",
-        lambda mu, ls, a: 0.5 * (_sq(mu, ls, a).sum(-1) + 2 * ls.sum(-1)
-                                 + a.shape[-1] * _LOG_2PI),
+        lambda mu, ls, a: 0.5 * (_sq(mu, ls, a).sum(-1) + 2 * ls.sum(-1) + a.shape[-1] * _LOG_2PI),
         "that is the negative log-likelihood; the log-density is -1/2 * (...).",
     ),
     Mistake(
