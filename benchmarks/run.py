@@ -105,10 +105,9 @@ def page_rows() -> list[dict]:
 
     from playwright.sync_api import sync_playwright
 
-    from conftest import CHROMIUM, CHROMIUM_ARGS, HTML, page_weight, toc_files
+    from conftest import CHROMIUM, CHROMIUM_ARGS, HTML, _QuietHandler, page_weight, toc_files
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
-    handler.log_message = lambda *a: None
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     rows = []
