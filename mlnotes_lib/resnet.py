@@ -1,16 +1,18 @@
 """Residual blocks, plain blocks, and the experiments of the "Residual blocks" chapter.
 
-A residual block computes ``H(x) = relu(F(x) + shortcut(x))`` where the residual branch
-``F`` is conv-BN-ReLU-conv-BN and the shortcut is the identity, or a 1×1 convolution (with
-batch norm) when the block changes the number of channels or the resolution. This is the
+A residual block computes ``relu(F(x) + shortcut(x))``, where the residual branch ``F`` is
+conv-BN-ReLU-conv-BN and the shortcut is the identity, or a 1×1 convolution (with batch
+norm) when the block changes the number of channels or the resolution. This is the
 "basic block" of He et al., *Deep Residual Learning for Image Recognition* (2016), with
 the projection shortcut of their option B. A plain block has the same layers and no
 shortcut. MLP versions of both (``nn.Linear`` instead of 3×3 convolutions) make the
-experiments fast enough for a CPU.
+experiments over ten times cheaper per step, fast enough for a CPU.
 
-The experiments reproduce the paper's figure 1 (a deeper plain network trains *worse*),
-its fix (residual networks of the same depths do not), and measure per-layer gradient
-norms at initialisation. Batch norm is torch's own ``nn.BatchNorm1d``/``nn.BatchNorm2d``.
+The experiments reproduce the paper's figure 1 (a deeper plain network fits its training
+data *worse*) and its fix (residual networks of the same depths do not, most clearly when
+the last batch norm of every branch starts at zero, as in Goyal et al., 2017), and
+measure gradient norms at initialisation. Batch norm is torch's own
+``nn.BatchNorm1d``/``nn.BatchNorm2d``.
 
 See book/resnet.ipynb.
 """
@@ -36,11 +38,13 @@ __all__ = [
     "PlainMLPBlock",
     "ResidualBlock",
     "ResidualMLPBlock",
+    "block_input_gradient_norms",
     "block_output_stds",
     "depth_experiment",
     "layer_gradient_norms",
     "make_network",
     "num_weight_layers",
+    "plot_final_losses",
     "plot_gradient_norms",
     "plot_training_curves",
     "train_classifier",
@@ -304,27 +308,37 @@ def train_classifier(
     y: Tensor,
     *,
     steps: int,
-    batch_size: int = 64,
-    lr: float = 0.05,
+    batch_size: int = 128,
+    lr: float = 0.1,
     momentum: float = 0.9,
+    cosine: bool = True,
     seed: int = 0,
-    cosine: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
     """Train ``model`` in place with mini-batch SGD on cross-entropy; return each step's loss.
 
     Every epoch visits the data in a new random order (from ``seed``) and drops the last
-    incomplete batch. Runs on one thread, so the losses are the same on every machine.
+    incomplete batch. Runs on one thread, so the losses do not depend on the core count.
 
     Parameters
     ----------
     model : nn.Module
-        Maps ``x[i:j]`` to logits of shape (B, num_classes).
+        Maps ``x[idx]`` to logits of shape (B, num_classes).
     x : Tensor, shape (N, ...)
+        Inputs.
     y : Tensor, shape (N,)
         Class labels (int64).
     steps : int
         Number of SGD steps (the budget).
+    batch_size, lr, momentum : int, float, float
+        Mini-batch size (at least 2, for batch norm), learning rate, SGD momentum.
+    cosine : bool
+        Decay the learning rate from ``lr`` to 0 along a half cosine over the ``steps``
+        (as He et al. decay theirs in steps), so the final loss is not dominated by the
+        noise of the last updates.
+    seed : int
+        Seeds the order of the mini-batches (not the weights: seed torch before building
+        the model).
     progress : callable, optional
         ``progress(done, steps)`` after every step.
 
@@ -371,9 +385,11 @@ def train_classifier(
 
 @torch.no_grad()
 def training_loss(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    """Mean cross-entropy of ``model`` (in eval mode) on the whole training set ``(x, y)``.
+    """Mean cross-entropy of ``model`` in eval mode on the whole training set ``(x, y)``.
 
-    The model is put back into training mode afterwards. See book/resnet.ipynb.
+    This is the quantity the paper's figure 1 plots (as an error rate): how well the
+    network fits the data it was trained on. The model is put back into training mode.
+    See book/resnet.ipynb.
     """
     _check_data(x, y)
     model.eval()
@@ -386,16 +402,11 @@ def training_loss(model: nn.Module, x: Tensor, y: Tensor) -> float:
 
 @dataclass
 class DepthCurves:
-    """Result of :func:`depth_experiment`.
+    """What :func:`depth_experiment` returns.
 
-    Attributes
-    ----------
-    curves : dict[(str, int), Tensor]
-        Per-step mini-batch losses, shape (steps,), keyed by (variant, depth).
-    final : dict[(str, int), float]
-        Training loss on the whole set after training (:func:`training_loss`).
-    settings : dict
-        The settings the networks were trained with.
+    ``curves[variant, depth]`` is the tensor of per-step mini-batch losses, shape
+    (steps,); ``final[variant, depth]`` the training loss on the whole set after training
+    (:func:`training_loss`); ``settings`` the training settings used.
     """
 
     curves: dict[tuple[str, int], Tensor] = field(default_factory=dict)
@@ -404,10 +415,12 @@ class DepthCurves:
 
     @property
     def depths(self) -> list[int]:
+        """The depths (numbers of blocks) trained, in increasing order."""
         return sorted({d for _, d in self.curves})
 
     @property
     def variants(self) -> list[str]:
+        """The variants trained, in the order given."""
         return list(dict.fromkeys(v for v, _ in self.curves))
 
 
@@ -417,29 +430,38 @@ def depth_experiment(
     depths: Sequence[int],
     *,
     variants: Sequence[str] = ("plain", "residual"),
-    steps: int = 300,
-    width: int = 32,
-    batch_size: int = 64,
-    lr: float = 0.05,
+    steps: int = 150,
+    width: int = 16,
+    batch_size: int = 128,
+    lr: float = 0.1,
     seed: int = 0,
     kind: str = "mlp",
     progress: Callable[[int, int], None] | None = None,
 ) -> DepthCurves:
     """Train one network per (variant, depth) on ``(x, y)`` with the same budget and seed.
 
-    The paper's figure 1 is ``depth_experiment(x, y, [d1, d2], variants=["plain"])``: if
-    deeper plain networks are harder to optimise, the deeper one ends with a higher
-    training loss. Each network is initialised from ``torch.manual_seed(seed)``; the
-    global RNG is restored afterwards.
+    The paper's figure 1 is ``depth_experiment(x, y, [3, 15], variants=["plain"])``: if
+    deeper plain networks are harder to optimise, the 32-layer one ends with a higher
+    training loss than the 8-layer one. Every network starts from
+    ``torch.manual_seed(seed)`` and sees the same mini-batches; the global random state
+    is restored afterwards.
+
+    The defaults are the chapter's: 150 SGD steps (about 11 epochs of the 1,797 digits)
+    with momentum 0.9, batch 128 and a cosine decay of the learning rate from 0.1, at
+    width 16. They keep the whole experiment to seconds on one CPU thread, and with them
+    the 32-layer plain network ends above the 8-layer one and the 32-layer zero-init
+    residual network below it, for every seed we tried (0 to 9).
 
     Parameters
     ----------
-    x : Tensor, shape (N, 64) for ``kind="mlp"`` or (N, 1, H, W) for ``kind="conv"``
+    x : Tensor, shape (N, D) for ``kind="mlp"`` or (N, C, H, W) for ``kind="conv"``
+        Inputs.
     y : Tensor, shape (N,)
+        Class labels.
     depths : sequence of int
         Numbers of blocks (see :func:`make_network`).
     variants : sequence of str
-        Keys of :data:`VARIANTS`: ``"plain"``, ``"residual"``, ``"residual, zero-init"``.
+        Keys of ``VARIANTS``: ``"plain"``, ``"residual"``, ``"residual, zero-init"``.
     progress : callable, optional
         ``progress(done, total)`` counts finished networks.
 
@@ -450,18 +472,20 @@ def depth_experiment(
     depths = [_check_int("depths", d, 1) for d in depths]
     if not depths:
         raise ValueError("depths must hold at least one depth")
+    if isinstance(variants, str) or not variants:
+        raise ValueError("variants must be a non-empty sequence of variant names")
     for v in variants:
         if v not in VARIANTS:
             raise ValueError(f"variants: unknown variant {v!r}; choose from {list(VARIANTS)}")
+    _check_data(x, y)
     settings = dict(steps=steps, width=width, batch_size=batch_size, lr=lr, seed=seed, kind=kind)
     out = DepthCurves(settings=settings)
-    in_features = x.shape[1]
     total, done = len(variants) * len(depths), 0
     with torch.random.fork_rng(devices=[]):
         for v in variants:
             for d in depths:
                 torch.manual_seed(seed)
-                net = make_network(d, kind=kind, width=width, in_features=in_features, **VARIANTS[v])
+                net = make_network(d, kind=kind, width=width, in_features=x.shape[1], **VARIANTS[v])
                 out.curves[v, d] = train_classifier(
                     net, x, y, steps=steps, batch_size=batch_size, lr=lr, seed=seed
                 )
@@ -477,7 +501,7 @@ def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     """Norm of the loss gradient for every weight layer, from the input to the output.
 
     One forward and backward pass of the cross-entropy on the batch ``(x, y)`` in
-    training mode (batch norm uses the batch statistics); the gradients are left in
+    training mode (batch norm uses the batch statistics); the gradients stay in
     ``.grad``.
 
     Returns
@@ -496,6 +520,40 @@ def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     with _one_thread():
         F.cross_entropy(model(x), y).backward()
     return torch.stack([m.weight.grad.norm() for m in layers])
+
+
+def block_input_gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    """Norm of the loss gradient with respect to the input of every block.
+
+    With ``x_l`` the input of block ``l`` (``l = 0 .. depth-1``, input to output), returns
+    ``||dL/dx_l||`` over the whole batch, in training mode. When every residual block is
+    exactly the identity (zero-initialised, on the nonnegative outputs of a ReLU) all
+    entries are equal: the gradient reaches the first block unchanged.
+
+    Returns
+    -------
+    Tensor, shape (depth,)
+    """
+    _check_data(x, y)
+    blocks = _blocks(model)
+    if not blocks:
+        raise ValueError("model must contain plain or residual blocks")
+    inputs: list[Tensor] = []
+
+    def keep(module, args):
+        args[0].retain_grad()
+        inputs.append(args[0])
+
+    handles = [b.register_forward_pre_hook(keep) for b in blocks]
+    model.train()
+    model.zero_grad(set_to_none=True)
+    try:
+        with _one_thread():
+            F.cross_entropy(model(x), y).backward()
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.stack([a.grad.norm() for a in inputs])
 
 
 @torch.no_grad()
@@ -523,25 +581,28 @@ def block_output_stds(model: nn.Module, x: Tensor) -> Tensor:
 
 
 # -------------------------------------------------------------------------- drawing
-def plot_gradient_norms(ax: Axes, norms: dict[str, Tensor], *, title: str | None = None) -> Axes:
-    """Per-layer gradient norms (log scale) against the layer index, one line per network.
+_STYLE = {
+    "plain": {"color": "#D55E00", "marker": "o"},
+    "residual": {"color": "#0072B2", "marker": "s"},
+    "residual, zero-init": {"color": "#009E73", "marker": "^"},
+}
 
-    ``norms`` maps a label to a tensor of shape (L,) from :func:`layer_gradient_norms`.
+
+def plot_gradient_norms(
+    ax: Axes, norms: dict[str, Tensor], *, xlabel: str = "layer", ylabel: str = ""
+) -> Axes:
+    """Gradient norms (log scale) against the layer index, one line per network.
+
+    ``norms`` maps a variant name (a key of ``VARIANTS``) or any label to a tensor of shape
+    (L,), e.g. from :func:`layer_gradient_norms` or :func:`block_input_gradient_norms`.
+    Entries that are exactly zero are left out (log scale).
     """
-    markers = {"plain": "o", "residual": "s"}
     for label, g in norms.items():
-        g = torch.as_tensor(g).detach().cpu().numpy()
-        ax.semilogy(
-            np.arange(1, len(g) + 1),
-            g,
-            marker=markers.get(label.split(",")[0], "^"),
-            markersize=3,
-            label=label,
-        )
-    ax.set_xlabel("weight layer (1 = input side)")
-    ax.set_ylabel(r"$\|\partial L / \partial W_l\|$")
-    if title:
-        ax.set_title(title)
+        g = torch.as_tensor(g).detach().double().cpu().numpy()
+        idx = np.flatnonzero(g > 0)
+        ax.semilogy(idx + 1, g[idx], markersize=3, label=label, **_STYLE.get(label, {}))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend()
     return ax
 
@@ -551,26 +612,49 @@ def plot_training_curves(
     result: DepthCurves,
     keys: Sequence[tuple[str, int]],
     *,
-    smooth: int = 20,
-    styles: dict[tuple[str, int], dict] | None = None,
+    label: str = "{variant}-{layers}",
+    smooth: int = 14,
     logy: bool = True,
 ) -> Axes:
     """Mini-batch training loss (moving average over ``smooth`` steps) of the given runs.
 
-    ``keys`` are (variant, depth) pairs of ``result``; the legend names the number of
-    weight layers as the paper does ("plain-32").
+    ``keys`` are (variant, depth) pairs of ``result``. Curves of one variant share a
+    colour; the deepest network of a variant is drawn solid, shallower ones dashed.
+    ``label`` formats each legend entry from ``variant`` and ``layers`` (the number of
+    weight layers, as the paper counts them: "plain-32").
     """
-    styles = styles or {}
+    deepest = {v: max(d for w, d in keys if w == v) for v, _ in keys}
     for key in keys:
         v, d = key
         ys = result.curves[key].numpy()
         if smooth > 1 and len(ys) >= smooth:
             ys = np.convolve(ys, np.ones(smooth) / smooth, mode="valid")
         xs = np.arange(len(ys)) + (smooth if smooth > 1 else 1)
-        ax.plot(xs, ys, label=f"{v}-{num_weight_layers(d)}", **styles.get(key, {}))
+        style = {"color": _STYLE.get(v, {}).get("color")}
+        style["linestyle"] = "-" if d == deepest[v] else "--"
+        ax.plot(xs, ys, label=label.format(variant=v, layers=num_weight_layers(d)), **style)
     ax.set_xlabel("SGD step")
     ax.set_ylabel("training loss")
     if logy:
         ax.set_yscale("log")
+    ax.legend()
+    return ax
+
+
+def plot_final_losses(ax: Axes, result: DepthCurves, *, highlight: int | None = None) -> Axes:
+    """Final training loss against the number of weight layers, one line per variant.
+
+    ``highlight`` (a depth in blocks) draws a vertical line at that network.
+    """
+    depths = result.depths
+    layers = [num_weight_layers(d) for d in depths]
+    for v in result.variants:
+        ys = [result.final[v, d] for d in depths]
+        ax.semilogy(layers, ys, label=v, markersize=4, **_STYLE.get(v, {}))
+    if highlight is not None:
+        ax.axvline(num_weight_layers(highlight), color="0.5", linewidth=1, linestyle=":")
+    ax.set_xticks(layers)
+    ax.set_xlabel("weight layers")
+    ax.set_ylabel("final training loss")
     ax.legend()
     return ax
