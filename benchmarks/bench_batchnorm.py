@@ -64,17 +64,34 @@ def rows() -> list[dict]:
         t_eval_ref = _median_seconds(lambda: F.batch_norm(x, rm_ref, rv_ref, gamma, beta, False))
     shape = "x".join(map(str, SHAPE))
     return [
-        {"what": f"batch_norm train fwd+bwd {shape}", "ours": t_ours, "ref": t_ref,
-         "unit": "s", "target": "ours <= 2x torch"},
-        {"what": f"batch_norm_naive (autograd) fwd+bwd {shape}", "ours": t_naive,
-         "ref": t_ref, "unit": "s", "target": "none (for reading, not speed)"},
-        {"what": f"batch_norm eval fwd {shape}", "ours": t_eval, "ref": t_eval_ref,
-         "unit": "s", "target": "ours <= 2x torch"},
+        {
+            "what": f"batch_norm train fwd+bwd {shape}",
+            "ours": t_ours,
+            "ref": t_ref,
+            "unit": "s",
+            "target": "ours <= 2x torch",
+        },
+        {
+            "what": f"batch_norm_naive (autograd) fwd+bwd {shape}",
+            "ours": t_naive,
+            "ref": t_ref,
+            "unit": "s",
+            "target": "none (for reading, not speed)",
+        },
+        {
+            "what": f"batch_norm eval fwd {shape}",
+            "ours": t_eval,
+            "ref": t_eval_ref,
+            "unit": "s",
+            "target": "ours <= 2x torch",
+        },
     ]
 
 
 if __name__ == "__main__":
     for row in rows():
         ratio = row["ours"] / row["ref"] if row["ref"] else float("nan")
-        print(f"{row['what']:<55} ours {row['ours']:.4f} s  torch {row['ref']:.4f} s  "
-              f"ratio {ratio:.2f}  ({row['target']})")
+        print(
+            f"{row['what']:<55} ours {row['ours']:.4f} s  torch {row['ref']:.4f} s  "
+            f"ratio {ratio:.2f}  ({row['target']})"
+        )

@@ -155,18 +155,20 @@ def _backward_from_stats(
     x3 = x.reshape(n, c, -1)  # (N, C, L)
     dy3 = dy.reshape(n, c, -1)  # (N, C, L)
     m = n * x3.shape[2]
-    dbeta = dy3.sum(2).sum(0)  # (C,)
     dx = x3 - mean.view(1, c, 1)  # (N, C, L): x - mu, the buffer that becomes dx
-    if x3.shape[2] == 1:
+    if x3.shape[2] == 1:  # (N, C): small tensors, fewest ops
+        dbeta = dy3.sum((0, 2))  # (C,)
         dot = (dy3 * dx).sum((0, 2))  # (C,)
-    else:  # per-(n, c) dot products as a batched matmul: no (N, C, L) temporary
+    else:  # contiguous reductions first; dot products as a batched matmul, no temporary
+        dbeta = dy3.sum(2).sum(0)  # (C,)
         dot = (dy3.unsqueeze(2) @ dx.unsqueeze(3)).reshape(n, c).sum(0)  # (C,)
     dgamma = dot * rstd  # sum_i dy_i * x_hat_i
     # dx_i = gamma * rstd * (dy_i - dbeta / m - x_hat_i * dgamma / m), rearranged as
     # k1 * dy_i + k2 * (x_i - mu) + k3 so that it runs in two passes over the buffer.
     k1 = gamma * rstd
-    k2 = -k1 * rstd * dgamma / m
-    k3 = -k1 * dbeta / m
+    k1_m = k1 * (-1.0 / m)
+    k2 = k1_m * rstd * dgamma
+    k3 = k1_m * dbeta
     torch.addcmul(k3.view(1, c, 1), dx, k2.view(1, c, 1), out=dx)
     dx.addcmul_(dy3, k1.view(1, c, 1))
     return dx.view_as(x), dgamma, dbeta
@@ -247,11 +249,14 @@ def batch_norm(
     momentum: float = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Batch normalization, the same as ``F.batch_norm(x, running_mean, running_var, gamma,
-    beta, training, momentum, eps)``.
+    """Batch normalization computed by our own kernel, the same as ``F.batch_norm``.
 
-    In training mode each channel is normalized with the mean and the biased variance of the
-    mini-batch, over the batch and all spatial positions, then scaled by ``gamma`` and
+    ``batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps)``
+    returns ``F.batch_norm(x, running_mean, running_var, gamma, beta, training, momentum,
+    eps)``, including the in-place update of the running statistics.
+
+    In training mode each channel is normalized with the mean and the biased variance of
+    the mini-batch, over the batch and all spatial positions, then scaled by ``gamma`` and
     shifted by ``beta``. If running statistics are given they are updated in place:
     ``running = (1 - momentum) * running + momentum * batch_statistic``, where the running
     variance receives the unbiased batch variance (factor m / (m - 1), m = values per
@@ -942,7 +947,11 @@ def plot_activation_histogram(
 
 
 def plot_layer_spread(
-    ax: Axes, stds: dict[str, Sequence[float]], *, current: int | None = None
+    ax: Axes,
+    stds: dict[str, Sequence[float]],
+    *,
+    styles: dict[str, dict] | None = None,
+    current: int | None = None,
 ) -> Axes:
     """Standard deviation of the activations per layer, one line per network.
 
@@ -950,20 +959,29 @@ def plot_layer_spread(
     ----------
     stds : dict of str to sequence of float
         Label -> one standard deviation per layer (layer 1 first).
+    styles : dict of str to dict, optional
+        Label -> keyword arguments for ``ax.plot`` (colour, line style...).
     current : int, optional
         Layer (1-based) to mark.
 
     See book/batchnorm.ipynb.
     """
-    colors = [COLORS["red"], COLORS["blue"], COLORS["green"], COLORS["purple"]]
-    for (label, s), color in zip(stds.items(), colors, strict=False):
-        ax.plot(range(1, len(s) + 1), s, marker="o", ms=3, label=label, color=color)
+    palette = list(COLORS.values())
+    styles = styles or {}
+    for k, (label, s) in enumerate(stds.items()):
+        style = {
+            "color": palette[k % len(palette)],
+            "marker": "o",
+            "ms": 3,
+            **styles.get(label, {}),
+        }
+        ax.plot(range(1, len(s) + 1), s, label=label, **style)
     if current is not None:
         ax.axvline(current, color="grey", lw=1, ls="--")
     ax.set_yscale("log")
     ax.set_xlabel("layer")
     ax.set_ylabel("std of activations")
-    ax.legend()
+    ax.legend(fontsize=8)
     return ax
 
 
@@ -1105,18 +1123,25 @@ def plot_running_stats(
 
 
 def plot_unit_percentiles(
-    ax: Axes, result: TrainResult, *, color: str | None = None, label: str = ""
+    ax: Axes,
+    result: TrainResult,
+    *,
+    color: str | None = None,
+    label: str = "",
+    band: bool = True,
 ) -> Axes:
     """15th, 50th and 85th percentiles of a tracked unit's input over training.
 
-    ``result`` comes from :func:`train_mlp` with ``track_unit=True``.
+    ``result`` comes from :func:`train_mlp` with ``track_unit=True``. The median is a line,
+    the 15th to 85th percentiles a band (unless ``band`` is false).
 
     See book/batchnorm.ipynb.
     """
     p = result.percentiles
     steps = np.arange(len(p))
     color = color or COLORS["blue"]
-    ax.fill_between(steps, p[:, 0], p[:, 2], color=color, alpha=0.3, lw=0)
+    if band:
+        ax.fill_between(steps, p[:, 0], p[:, 2], color=color, alpha=0.3, lw=0)
     ax.plot(steps, p[:, 1], color=color, lw=1, label=label or None)
     ax.set_xlabel("SGD step")
     return ax
