@@ -32,7 +32,7 @@ from mlnotes_lib import dcgan
 
 BATCH = 128
 IMAGE_SIZE = 64
-REPEATS = 3
+REPEATS = 2
 
 
 def _reference_nets(nz=100, ngf=64, ndf=64, nc=3):

@@ -255,7 +255,8 @@ def layer_shapes(model: nn.Sequential, x: Tensor) -> list[tuple[str, str, tuple[
 def _describe(module: nn.Module) -> str:
     if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
         k, s, p = module.kernel_size[0], module.stride[0], module.padding[0]
-        return f"{type(module).__name__}({module.in_channels}→{module.out_channels}, F={k}, S={s}, P={p})"
+        channels = f"{module.in_channels}→{module.out_channels}"
+        return f"{type(module).__name__}({channels}, F={k}, S={s}, P={p})"
     return type(module).__name__
 
 
@@ -300,8 +301,12 @@ def shape_table(model: nn.Sequential, x: Tensor) -> list[dict[str, Any]]:
                     out = conv_output_size(w, f, p, s)
                     formula = f"⌊({w} − {f} + 2·{p})/{s}⌋ + 1 = {out}"
                 rows.append(
-                    {"layer": name, "module": _describe(module), "formula": formula,
-                     "predicted": out}
+                    {
+                        "layer": name,
+                        "module": _describe(module),
+                        "formula": formula,
+                        "predicted": out,
+                    }
                 )
                 w = out
             if rows and x.dim() == 4:
@@ -334,9 +339,7 @@ def guideline_report(G: nn.Sequential, D: nn.Sequential) -> dict[str, bool]:
     d_acts = [m for m in d if isinstance(m, nn.ReLU | nn.LeakyReLU | nn.Tanh | nn.Sigmoid)]
     return {
         "no pooling layers": not any(isinstance(m, pool) for m in g + d),
-        "D downsamples with strided convolutions": all(
-            m.stride == (2, 2) for m in convs(d)[:-1]
-        ),
+        "D downsamples with strided convolutions": all(m.stride == (2, 2) for m in convs(d)[:-1]),
         "G upsamples with transposed convolutions": all(
             isinstance(m, nn.ConvTranspose2d) for m in convs(g)
         )
@@ -375,8 +378,11 @@ def plot_shape_table(
         raise ValueError("rows must each have as many entries as header")
     ax.set_axis_off()
     table = ax.table(
-        cellText=[list(r) for r in rows], colLabels=list(header), loc="upper center",
-        cellLoc="left", colLoc="left",
+        cellText=[list(r) for r in rows],
+        colLabels=list(header),
+        loc="upper center",
+        cellLoc="left",
+        colLoc="left",
     )
     table.auto_set_font_size(False)
     table.set_fontsize(9)
@@ -545,7 +551,7 @@ _LOGGED = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
 def _rng_state(gen: torch.Generator) -> dict[str, Any]:
-    np_state = np.random.get_state()
+    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global state is what we save
     state = {
         "data": gen.get_state(),
         "torch": torch.get_rng_state(),
@@ -568,7 +574,7 @@ def _set_rng_state(gen: torch.Generator, state: Mapping[str, Any]) -> None:
     gen.set_state(state["data"])
     torch.set_rng_state(state["torch"])
     name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))  # noqa: NPY002
     version, internal, gauss_next = state["python"]
     random.setstate((version, tuple(internal), gauss_next))
     if "cuda" in state and torch.cuda.is_available():
@@ -639,7 +645,8 @@ def train_dcgan(
     from one ``torch.Generator`` seeded with ``seed`` (on the CPU, so the draws do not
     depend on the device); its state and the global torch, CUDA, NumPy and Python
     random states are saved in every checkpoint, so that resuming reproduces an
-    uninterrupted run bit for bit (on the same device and thread count).
+    uninterrupted run bit for bit on the same device and thread count (on CUDA, only
+    with deterministic kernels: ``torch.use_deterministic_algorithms(True)``).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
-"""Train the DCGAN generator that book/dcgan.ipynb loads, or any DCGAN on the digits.
+"""Train a DCGAN and save its generator (by default, the one book/dcgan.ipynb loads).
 
-    python tools/train_dcgan.py --steps 2000 --image-size 32 \\
+    python tools/train_dcgan.py --steps 1700 --image-size 32 --ngf 32 --ndf 32 --threads 1 \\
         --output mlnotes_lib/assets/dcgan_digits32.pt --checkpoint-dir checkpoints/dcgan
 
 Trains on scikit-learn's handwritten digits resized to ``--image-size`` (or on a folder of
