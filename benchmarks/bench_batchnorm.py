@@ -9,26 +9,19 @@ forward. Target: ours within 2x of torch.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from mlnotes_lib.batchnorm import batch_norm, batch_norm_naive
+from timing import median_seconds
 
 SHAPE = (128, 64, 32, 32)
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int = 7) -> float:
-    fn()  # warm-up: allocator, first-call dispatch
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeats=repeats)
 
 
 def _fwd_bwd(forward: Callable[..., torch.Tensor], x, gamma, beta, dy) -> Callable[[], None]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import torch
 import torch.nn.functional as F
 
 from mlnotes_lib import conv
+from timing import median_seconds
 
 TORCH_MODE = {
     "zeros": "constant",
@@ -16,17 +14,6 @@ TORCH_MODE = {
     "replicate": "replicate",
     "circular": "circular",
 }
-
-
-def median_seconds(fn, repeats: int = 15, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def rows() -> list[dict]:

@@ -12,27 +12,20 @@ after a warm-up. Target: ours no slower than 1.1x the plain loop.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from mlnotes_lib import gan
+from timing import median_seconds
 
 STEPS = 200
 BATCH = 128
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int = 3) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeats=repeats)
 
 
 def _plain_loop(G: nn.Module, D: nn.Module, sample_data, sample_z) -> list[float]:

@@ -11,8 +11,6 @@ Each row is ``{"what", "ours", "ref", "unit", "target"}``; run this file directl
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from mlnotes_lib import losses
+from timing import median_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 10**7
@@ -27,13 +26,7 @@ REPEATS = 5
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    fn()  # warm-up: allocator, first-call dispatch
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeats=repeats)
 
 
 def _forward_backward(loss_fn, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:

@@ -10,8 +10,6 @@ Run by ``make bench``; ``python benchmarks/bench_rl.py`` prints the rows.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -20,18 +18,13 @@ import torch
 from torch.distributions import Categorical, Normal
 
 from mlnotes_lib import rl
+from timing import median_seconds
 
 REPEATS = 7
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_seconds(fn, repeats=repeats)
 
 
 def numpy_value_iteration(P: np.ndarray, R: np.ndarray, gamma: float, tol: float = 1e-8):
