@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from mlnotes_lib.batchnorm import batch_norm, batch_norm_naive
-from timing import median_seconds
+from timing import median_seconds, render_rows
 
 SHAPE = (128, 64, 32, 32)
 
@@ -82,9 +82,4 @@ def rows() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in rows():
-        ratio = row["ours"] / row["ref"] if row["ref"] else float("nan")
-        print(
-            f"{row['what']:<55} ours {row['ours']:.4f} s  torch {row['ref']:.4f} s  "
-            f"ratio {ratio:.2f}  ({row['target']})"
-        )
+    print(render_rows(rows()))

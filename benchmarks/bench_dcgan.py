@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlnotes_lib import dcgan
+from timing import render_rows
 
 BATCH = 128
 IMAGE_SIZE = 64
@@ -141,5 +142,4 @@ def rows() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in rows():
-        print(row, f"ratio {row['ours'] / row['ref']:.2f}x")
+    print(render_rows(rows()))

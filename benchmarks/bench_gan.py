@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from mlnotes_lib import gan
-from timing import median_seconds
+from timing import median_seconds, render_rows
 
 STEPS = 200
 BATCH = 128
@@ -87,9 +87,4 @@ def rows() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in rows():
-        ratio = row["ours"] / row["ref"] if row["ref"] else float("nan")
-        print(
-            f"{row['what']:<60} ours {row['ours']:.3f} s  plain {row['ref']:.3f} s  "
-            f"ratio {ratio:.2f}  ({row['target']})"
-        )
+    print(render_rows(rows()))

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from mlnotes_lib import losses
-from timing import median_seconds
+from timing import median_seconds, render_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 10**7
@@ -76,7 +76,4 @@ def rows() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in rows():
-        ratio = f"  ratio {row['ours'] / row['ref']:.2f}" if row["ref"] else ""
-        ref = f"{row['ref']:.3f}" if row["ref"] is not None else "-"
-        print(f"{row['what']:<58} ours {row['ours']:.3f} {row['unit']}  ref {ref}{ratio}")
+    print(render_rows(rows()))

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from mlnotes_lib.resnet import ResidualBlock
+from timing import render_rows
 
 SHAPE = (32, 64, 32, 32)
 REPEATS = 5
@@ -70,5 +71,4 @@ def rows() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in rows():
-        print(row)
+    print(render_rows(rows()))

@@ -18,7 +18,7 @@ import torch
 from torch.distributions import Categorical, Normal
 
 from mlnotes_lib import rl
-from timing import median_seconds
+from timing import median_seconds, render_rows
 
 REPEATS = 7
 
@@ -112,9 +112,4 @@ def rows() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in rows():
-        ratio = row["ours"] / row["ref"] if row["ref"] else float("nan")
-        print(
-            f"{row['what']:70s} ours {row['ours'] * 1e3:8.3f} ms  ref {row['ref'] * 1e3:8.3f} ms"
-            f"  ratio {ratio:5.2f}  ({row['target']})"
-        )
+    print(render_rows(rows()))

@@ -159,18 +159,9 @@ def row(
     }
 
 
-def render(rows: list[dict]) -> str:
-    lines = ["| what | ours | reference | ratio | target |", "|---|---:|---:|---:|---|"]
-    for r in rows:
-        ref, unit = r.get("ref"), r["unit"]
-        ratio = f"{r['ours'] / ref:.2f}×" if ref else ""
-        ref_text = "" if ref is None else f"{ref:.4g} {unit}"
-        target = r.get("target", "")
-        lines.append(f"| {r['what']} | {r['ours']:.4g} {unit} | {ref_text} | {ratio} | {target} |")
-    return "\n".join(lines)
-
-
 def main() -> int:
+    from timing import render_rows
+
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -185,7 +176,7 @@ def main() -> int:
         rows += page_rows()
         rows += notebook_rows()
     rows += kernel_rows(args.only)
-    table = render(rows)
+    table = render_rows(rows)
     print(table)
     out = ROOT / "_build" / "bench.md"
     out.parent.mkdir(exist_ok=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,16 @@ def toc_files() -> list[str]:
 def chapter_notebooks() -> list[str]:
     """The chapters that are notebooks (book/<topic>), in toc order."""
     return [f for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread: small tensors are fastest so on a shared 2-core
+    machine, and trained numbers do not depend on the core count."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="session")

@@ -20,13 +20,7 @@ from mlnotes_lib.gan import discriminator_loss, generator_loss
 ASSET = Path(dcgan.__file__).parent / "assets" / "dcgan_digits32.pt"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a shared 2-core machine run fastest on one thread."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(image_size=16, nc=1, width=4, nz=8, seed=0):

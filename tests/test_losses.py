@@ -12,7 +12,7 @@ from torch.distributions import Categorical, kl_divergence
 from mlnotes_lib import losses
 from mlnotes_lib.exercises import entropy as ex
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _rand_dist(*shape: int, seed: int = 0) -> torch.Tensor:

@@ -11,7 +11,7 @@ from torch.distributions import Bernoulli, Binomial, Normal
 from mlnotes_lib import losses, mle
 from mlnotes_lib.exercises import mle as ex
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _sample(n: int = 50, seed: int = 0) -> torch.Tensor:

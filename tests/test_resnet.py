@@ -11,7 +11,7 @@ from mlnotes_lib import resnet
 from mlnotes_lib.data import load_digits
 from mlnotes_lib.exercises import resnet as ex
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _randomise_bn(module: torch.nn.Module, seed: int = 0) -> None:

@@ -20,12 +20,7 @@ matplotlib.use("Agg")
 LEFT, DOWN, RIGHT, UP = range(4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def frozen_lake(slippery: bool, map_name: str = "4x4"):
