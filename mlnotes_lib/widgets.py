@@ -43,6 +43,7 @@ __all__ = [
     "experiment",
     "explore",
     "figure_to_png",
+    "show_source",
 ]
 
 #: Most frames one ``explore`` widget may render (the product of the grid sizes).
@@ -395,3 +396,43 @@ def experiment(
         if not isinstance(w, W.ValueWidget):
             raise ValueError(f"controls[{name!r}] must be an ipywidgets value widget")
     return Experiment(run, controls, plot, default, title=title, dpi=dpi)
+
+
+class _Source:
+    """Highlighted, collapsible source code: HTML in the book and Lab, plain text elsewhere."""
+
+    def __init__(self, name: str, code: str):
+        self.name, self.code = name, code
+
+    def __repr__(self) -> str:
+        return self.code
+
+    def _repr_html_(self) -> str:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+
+        body = highlight(self.code, PythonLexer(), HtmlFormatter(cssclass="highlight"))
+        return (
+            f'<details class="mlnotes-source"><summary>Source of <code>{self.name}</code> '
+            f"in <code>mlnotes_lib</code></summary>{body}</details>"
+        )
+
+
+def show_source(obj: Any) -> _Source:
+    """The library's own source of ``obj``, to display in a notebook instead of a copy.
+
+    Shown highlighted and collapsible; the docstring's closing cross-reference line
+    ("See book/<topic>.ipynb.") is dropped, since the reader is already in that chapter.
+    """
+    import inspect
+    import re
+    import textwrap
+
+    try:
+        code = inspect.getsource(obj)
+    except (TypeError, OSError) as err:
+        raise ValueError(f"obj: no Python source for {obj!r}") from err
+    code = re.sub(r"\n[ \t]*See book/[\w/.-]+\.ipynb\.[ \t]*(?=\n)", "", textwrap.dedent(code))
+    name = getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))
+    return _Source(name, code.rstrip() + "\n")

@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -28,6 +31,41 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+#: CPU kernel settings that emulate other readers' machines. ``native`` is this machine's
+#: best kernels; ``baseline`` is torch's unvectorised ATen kernels, oneDNN/MKL capped to SSE4,
+#: on one thread (another reduction order). The Makefile runs nbval under ``baseline``.
+CPU_SETTINGS: dict[str, dict[str, str]] = {
+    "native": {},
+    "baseline": {
+        "ATEN_CPU_CAPABILITY": "default",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+        "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+        "OMP_NUM_THREADS": "1",
+    },
+}
+
+
+def run_under_cpu(setting: str, code: str, *, timeout: float = 300):
+    """Run ``code`` in a fresh interpreter under a CPU kernel setting; return its JSON result.
+
+    The kernels are chosen when torch is imported, so a setting needs its own process. The
+    code must print one JSON document (its last line of stdout) with the numbers to compare.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in CPU_SETTINGS["baseline"]}
+    env.update(CPU_SETTINGS[setting])
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"under {setting}: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def toc_files() -> list[str]:

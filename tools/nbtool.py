@@ -4,8 +4,10 @@
     python tools/nbtool.py refresh book/x.ipynb   # execute, then keep only checked outputs
     python tools/nbtool.py check book/*.ipynb     # exit 1 if a notebook carries unchecked outputs
 
-A cell's outputs are kept when its source contains ``# NBVAL_CHECK_OUTPUT``: those are the
-numbers nbval compares on every test run (with ``--nbval-lax``).
+A cell's outputs are kept when it carries the cell tag ``nbval-check-output`` (nbval reads the
+tag like its ``# NBVAL_CHECK_OUTPUT`` comment, and readers of the book see no marker): those
+are the numbers nbval compares on every test run (with ``--nbval-lax``). Such cells also get
+``keep_output: true`` metadata, which tells other notebook tools the same.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from pathlib import Path
 
 import nbformat
 
-CHECK = "NBVAL_CHECK_OUTPUT"
+CHECK = "nbval-check-output"
 
 
 def is_checked(cell) -> bool:
-    return cell.cell_type == "code" and CHECK in cell.source
+    return cell.cell_type == "code" and CHECK in cell.get("metadata", {}).get("tags", [])
 
 
 def unchecked_outputs(nb) -> list[int]:
@@ -41,7 +43,10 @@ def strip(nb):
         if cell.cell_type != "code":
             continue
         cell.metadata.pop("execution", None)
-        if not is_checked(cell):
+        if is_checked(cell):
+            cell.metadata["keep_output"] = True
+        else:
+            cell.metadata.pop("keep_output", None)
             cell.outputs = []
             cell.execution_count = None
     nb.metadata.pop("widgets", None)
