@@ -74,9 +74,28 @@ class TestNotebook:
         assert any(re.search(r"\bassert\b|assert_close", c.source) for c in hidden)
 
     def test_is_seeded_first(self, path):
-        first = next(c for c in _read(path).cells if c.cell_type == "code")
-        assert "manual_seed" in first.source or "default_rng" in first.source
-        assert "use_book_style()" in first.source
+        cells = [c.source for c in _read(path).cells if c.cell_type == "code"]
+        assert "torch.manual_seed(" in cells[0] and "use_book_style()" in cells[0]
+        # An RNG the first cell creates must be used: no boilerplate kept for a test's sake.
+        for name in re.findall(r"^(\w+)\s*=\s*np\.random\.default_rng", cells[0], flags=re.M):
+            after = cells[0].split(name, 1)[1].partition("\n")[2]
+            later = "\n".join([after, *cells[1:]])
+            assert re.search(rf"\b{name}\b", later), f"{name} is created but never used"
+
+    def test_code_cells_are_short(self, path):
+        # Reading code: prose, short calls, one-line widget calls. Exercise stubs and
+        # solutions (cells whose text names an exercise or a solution) may run longer.
+        for cell in _read(path).cells:
+            if cell.cell_type != "code":
+                continue
+            code = [
+                ln
+                for ln in cell.source.splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")
+            ]
+            exercise = re.search(r"(?i)exercise|solution|TODO", cell.source)
+            if not exercise:
+                assert len(code) <= 15, f"{len(code)} lines of code: {cell.source[:120]!r}"
 
     def test_has_one_title_and_exercises_with_hidden_solutions(self, path):
         md = "\n".join(c.source for c in _read(path).cells if c.cell_type == "markdown")
