@@ -37,12 +37,12 @@ TARGETS = {
 CHAPTER_TARGET_S = {
     "rl": 60,
     "mle": 30,
-    "entropy": 30,
+    "losses": 30,
     "gan": 180,
     "dcgan": 180,
     "batchnorm": 120,
     "resnet": 120,
-    "padding": 60,
+    "conv": 60,
 }
 
 

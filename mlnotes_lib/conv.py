@@ -6,7 +6,7 @@ four padding modes of ``torch.nn.functional.pad`` written as index arithmetic: e
 padded pixel is a copy of an input pixel (or zero), found by mapping its coordinate
 back into the input.
 
-See book/padding.ipynb.
+See book/conv.ipynb.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def conv_output_size(w: int, f: int, p: int = 0, s: int = 1, d: int = 1) -> int:
         If an argument is not an int, ``w``/``f``/``s``/``d`` < 1, ``p`` < 0, or the
         (dilated) kernel is larger than the padded input.
 
-    See book/padding.ipynb.
+    See book/conv.ipynb.
     """
     w, f = _check_int("w", w, 1), _check_int("f", f, 1)
     p, s, d = _check_int("p", p, 0), _check_int("s", s, 1), _check_int("d", d, 1)
@@ -121,7 +121,7 @@ def conv_transpose_output_size(
         If an argument is out of range, ``output_padding >= max(s, d)``, or the result
         would not be positive.
 
-    See book/padding.ipynb.
+    See book/conv.ipynb.
     """
     w, f = _check_int("w", w, 1), _check_int("f", f, 1)
     p, s, d = _check_int("p", p, 0), _check_int("s", s, 1), _check_int("d", d, 1)
@@ -168,7 +168,7 @@ def pad_indices(n: int, before: int, after: int, mode: str) -> torch.Tensor:
     -------
     Tensor, shape (before + n + after,), int64
 
-    See book/padding.ipynb.
+    See book/conv.ipynb.
     """
     if mode not in PAD_MODES:
         raise ValueError(f"mode must be one of {PAD_MODES}, got {mode!r}")
@@ -220,7 +220,7 @@ def pad2d(x: torch.Tensor, pad, mode: str = "zeros") -> torch.Tensor:
         ``pad``, an unknown ``mode``, reflect padding >= the input size, or circular
         padding > the input size.
 
-    See book/padding.ipynb.
+    See book/conv.ipynb.
     """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")

@@ -15,7 +15,7 @@ The two binary cross-entropies reproduce ``torch.nn.functional.binary_cross_entr
 (log clamped at -100) and ``torch.nn.functional.binary_cross_entropy_with_logits``
 (stable for logits of any size), forward and backward, with mean reduction.
 
-See book/entropy.ipynb.
+See book/losses.ipynb.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def entropy(q: Tensor, base: float = math.e) -> Tensor:
         If ``q`` is empty, leaves [0, 1] or does not sum to 1; if ``base`` is not a
         positive number other than 1.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     q = _as_float(q, "q")
     _check_distribution(q, "q")
@@ -171,7 +171,7 @@ def cross_entropy(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
         If ``q`` or ``p`` is empty, leaves [0, 1] or does not sum to 1, if their shapes
         differ, or if ``base`` is invalid.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     q = _as_float(q, "q")
     p = _as_float(p, "p")
@@ -207,7 +207,7 @@ def kl_divergence(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
         If ``q`` or ``p`` is empty, leaves [0, 1] or does not sum to 1, if their shapes
         differ, or if ``base`` is invalid.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     q = _as_float(q, "q")
     p = _as_float(p, "p")
@@ -275,7 +275,7 @@ def binary_cross_entropy(p: Tensor, y: Tensor) -> Tensor:
     ValueError
         If ``p`` is empty or leaves [0, 1], if ``y`` leaves [0, 1], or if the shapes differ.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     p = _as_float(p, "p")
     y = _as_float(y, "y").to(p.dtype)
@@ -347,7 +347,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, y: Tensor) -> Tensor:
     ValueError
         If ``logits`` is empty, if ``y`` leaves [0, 1], or if the shapes differ.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     x = _as_float(logits, "logits")
     y = _as_float(y, "y").to(x.dtype)
@@ -368,7 +368,7 @@ def _bernoulli(p: float) -> Tensor:
 def plot_bernoulli_entropy(ax: Axes, p: float, *, base: float = 2) -> Axes:
     """Draw the entropy of a Bernoulli(``p``) variable against ``p``, marking ``p``.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     grid = torch.linspace(0, 1, 201, dtype=torch.float64)
     h = entropy(torch.stack([1 - grid, grid], dim=-1), base=base)
@@ -388,7 +388,7 @@ def plot_bernoulli_entropy(ax: Axes, p: float, *, base: float = 2) -> Axes:
 def plot_distributions(ax: Axes, q: Tensor, p: Tensor, *, labels=None) -> Axes:
     """Draw two categorical distributions side by side as grouped bars (q: truth, p: model).
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     q = torch.as_tensor(q, dtype=torch.float64)
     p = torch.as_tensor(p, dtype=torch.float64)
@@ -407,7 +407,7 @@ def plot_information_bars(ax: Axes, q: Tensor, p: Tensor, *, base: float = 2) ->
 
     Bars run off the top (and say ``inf``) where a divergence is infinite.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     values = [
         entropy(q, base).item(),
@@ -434,7 +434,7 @@ def plot_log_loss(ax: Axes, p: float, y: int) -> Axes:
     The curve of the given label ``y`` is solid, the other dashed; the point shows the loss
     that the prediction ``p`` costs for that label.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     if y not in (0, 1):
         raise ValueError(f"y must be 0 or 1, got {y}")

@@ -16,7 +16,7 @@ Two kinds of widget, nothing topic-specific:
     the precomputed default result and one line saying that it runs live in JupyterLab.
 
 The grid is bounded: too many frames, or frames too heavy for a page, raise a
-``ValueError`` before the page is bloated. See book/padding.ipynb for both in use.
+``ValueError`` before the page is bloated. See book/conv.ipynb for both in use.
 """
 
 from __future__ import annotations

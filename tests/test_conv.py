@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mlnotes_lib import conv
-from mlnotes_lib.exercises import padding as ex
+from mlnotes_lib.exercises import conv as ex
 
 TORCH_MODE = {
     "zeros": "constant",

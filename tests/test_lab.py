@@ -22,7 +22,7 @@ from test_browser import open_offline, shown_image, wait_for_new_image
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = "padding.ipynb"
+NOTEBOOK = "conv.ipynb"
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.distributions import Categorical, kl_divergence
 
 from mlnotes_lib import losses
-from mlnotes_lib.exercises import entropy as ex
+from mlnotes_lib.exercises import losses as ex
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -34,7 +34,7 @@ def test_every_notebook_is_in_the_table_of_contents():
 
 
 def test_chapters_follow_the_notes_order():
-    order = ["rl", "mle", "entropy", "gan", "dcgan", "batchnorm", "resnet", "padding"]
+    order = ["rl", "mle", "losses", "gan", "dcgan", "batchnorm", "resnet", "conv"]
     present = [c.removeprefix("book/") for c in chapter_notebooks()]
     assert present == [c for c in order if c in present]
 

@@ -5,7 +5,7 @@ When the answers differ it also runs a list of *typical mistakes* (small wrong v
 of the reference, e.g. a variance where a standard deviation belongs, a missing minus
 sign, a forgotten floor) and names the one the reader's answers match.
 
-Each chapter has its own submodule, e.g. ``from mlnotes_lib.exercises import padding``
+Each chapter has its own submodule, e.g. ``from mlnotes_lib.exercises import conv``
 then ``padding.check_conv_output_size(my_fn)``. This module holds the shared engine.
 """
 

@@ -5,7 +5,7 @@ Each checker runs the reader's function against the reference in
 match, including the two that give ``nan`` or ``inf``: ``0 log 0`` left undefined, and
 the binary cross-entropy from logits computed through ``sigmoid`` (which overflows).
 
-See book/entropy.ipynb.
+See book/losses.ipynb.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ _ZERO_LOG_ZERO = (
 def check_entropy_bits(fn: Callable[[Tensor], Tensor]) -> CheckResult:
     """Check ``fn(q)``, the entropy in bits of a 1-D distribution ``q``.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     return _check(
         fn, _entropy_bits, _ENTROPY_CASES, _ENTROPY_MISTAKES, "entropy_bits", _ZERO_LOG_ZERO
@@ -146,7 +146,7 @@ _BCE_MISTAKES = [
 def check_binary_cross_entropy(fn: Callable[[Tensor, Tensor], Tensor]) -> CheckResult:
     """Check ``fn(p, y)``, the mean BCE of probabilities ``p`` for labels ``y``.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     return check_function(
         fn, _bce_ref, _bce_cases(), mistakes=_BCE_MISTAKES, name="binary_cross_entropy"
@@ -198,7 +198,7 @@ _OVERFLOW = (
 def check_bce_with_logits(fn: Callable[[Tensor, Tensor], Tensor]) -> CheckResult:
     """Check ``fn(logits, y)``, the mean BCE from logits, including logits of size 1e3.
 
-    See book/entropy.ipynb.
+    See book/losses.ipynb.
     """
     return _check(
         fn,

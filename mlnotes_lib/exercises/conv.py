@@ -1,4 +1,4 @@
-"""Checkers for the exercises of book/padding.ipynb."""
+"""Checkers for the exercises of book/conv.ipynb."""
 
 from __future__ import annotations
 
