@@ -3,7 +3,8 @@
 - ``value_iteration`` on the slippery FrozenLake 8x8 (gamma = 0.99) against the same
   algorithm written with NumPy;
 - ``categorical_log_prob`` / ``categorical_sample`` against ``torch.distributions.Categorical``;
-- ``diag_gaussian_log_prob`` against ``torch.distributions.Normal`` summed over dimensions.
+- ``diag_gaussian_log_prob`` against ``torch.distributions.Normal`` summed over dimensions;
+- ``policy_iteration`` against ``value_iteration`` on the same MDP (for information).
 
 Run by ``make bench``; ``python benchmarks/bench_rl.py`` prints the rows.
 """
@@ -18,6 +19,7 @@ import torch
 from torch.distributions import Categorical, Normal
 
 from mlnotes_lib import rl
+from mlnotes_lib._common import num_threads
 from timing import median_seconds, render_rows
 
 REPEATS = 7
@@ -44,9 +46,7 @@ def numpy_value_iteration(P: np.ndarray, R: np.ndarray, gamma: float, tol: float
 
 
 def rows() -> list[dict]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with num_threads(1):
         out = []
         env = gym.make("FrozenLake-v1", map_name="8x8", is_slippery=True)
         P, R, _ = rl.tabular_mdp(env)
@@ -61,6 +61,18 @@ def rows() -> list[dict]:
                 "ref": _median_seconds(lambda: numpy_value_iteration(P_np, R_np, 0.99)),
                 "unit": "s",
                 "target": "within 2x of NumPy",
+            }
+        )
+
+        V_pi = rl.policy_iteration(P, R, 0.99)[0]
+        assert torch.allclose(V_pi, V, atol=1e-6)
+        out.append(
+            {
+                "what": "policy_iteration, FrozenLake 8x8, gamma 0.99 (ref: value_iteration)",
+                "ours": _median_seconds(lambda: rl.policy_iteration(P, R, 0.99)),
+                "ref": _median_seconds(lambda: rl.value_iteration(P, R, 0.99)),
+                "unit": "s",
+                "target": "(for information: a few exact solves against many sweeps)",
             }
         )
 
@@ -107,8 +119,6 @@ def rows() -> list[dict]:
             }
         )
         return out
-    finally:
-        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

@@ -13,33 +13,32 @@ Notation follows the book: for a true distribution ``q`` and a model ``p``,
 
 The two binary cross-entropies reproduce ``torch.nn.functional.binary_cross_entropy``
 (log clamped at -100) and ``torch.nn.functional.binary_cross_entropy_with_logits``
-(stable for logits of any size), forward and backward, with mean reduction.
+(stable for logits of any size), forward and backward, with mean reduction, and the
+multi-class :func:`cross_entropy_with_logits` reproduces ``F.cross_entropy`` from the logits
+``z`` through :func:`log_softmax`. :func:`huffman_code` builds an optimal prefix code, whose
+expected length ``L`` satisfies ``H <= L < H + 1`` (in bits).
 
 See book/losses.ipynb.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
-
-if TYPE_CHECKING:  # matplotlib is only needed by the plot_* helpers' callers
-    from matplotlib.axes import Axes
 
 __all__ = [
     "LOG_CLAMP",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
+    "cross_entropy_with_logits",
     "entropy",
+    "huffman_code",
     "kl_divergence",
-    "plot_bernoulli_entropy",
-    "plot_distributions",
-    "plot_information_bars",
-    "plot_log_loss",
+    "log_softmax",
 ]
 
 #: Lower bound on each log in :func:`binary_cross_entropy`, as in torch: a confident wrong
@@ -357,105 +356,79 @@ def binary_cross_entropy_with_logits(logits: Tensor, y: Tensor) -> Tensor:
     return _BCEWithLogits.apply(x, y)
 
 
-# ------------------------------------------------------------------------ drawing
-_BLUE, _ORANGE, _GREEN, _RED, _PURPLE = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7"
+# ------------------------------------------------------------- softmax cross-entropy
+def log_softmax(logits: Tensor, dim: int = -1) -> Tensor:
+    """``log softmax(z) = z - logsumexp(z)`` along ``dim``, with the log-sum-exp shift.
 
-
-def _bernoulli(p: float) -> Tensor:
-    return torch.tensor([1.0 - p, p], dtype=torch.float64)
-
-
-def plot_bernoulli_entropy(ax: Axes, p: float, *, base: float = 2) -> Axes:
-    """Draw the entropy of a Bernoulli(``p``) variable against ``p``, marking ``p``.
+    ``logsumexp(z) = m + log sum exp(z - m)`` with ``m = max z``: every exponent is <= 0,
+    so nothing overflows, and the largest term is exactly 1, so the sum cannot underflow
+    to 0. Equal to ``torch.nn.functional.log_softmax``; same shape as ``logits``.
 
     See book/losses.ipynb.
     """
-    grid = torch.linspace(0, 1, 201, dtype=torch.float64)
-    h = entropy(torch.stack([1 - grid, grid], dim=-1), base=base)
-    h_p = entropy(_bernoulli(p), base=base).item()
-    unit = "bits" if base == 2 else "nats" if base == math.e else f"log base {base:g}"
-    ax.plot(grid.numpy(), h.numpy(), color=_BLUE)
-    ax.plot([p], [h_p], "o", color=_RED, ms=8, zorder=3)
-    ax.vlines(p, 0, h_p, color=_RED, ls=":")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, max(h.max().item(), 1e-9) * 1.15)
-    ax.set_xlabel("p = P(y = 1)")
-    ax.set_ylabel(f"H ({unit})")
-    ax.set_title(f"H(Bernoulli({p:.2f})) = {h_p:.3f} {unit}")
-    return ax
+    z = _as_float(logits, "logits")
+    _check_nonempty(z, "logits")
+    if z.dim() == 0:
+        raise ValueError("logits must have at least one dimension (the classes)")
+    m = z.detach().amax(dim=dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # all -inf: no shift
+    shifted = z - m
+    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
 
 
-def plot_distributions(ax: Axes, q: Tensor, p: Tensor, *, labels=None) -> Axes:
-    """Draw two categorical distributions side by side as grouped bars (q: truth, p: model).
+def cross_entropy_with_logits(logits: Tensor, target: Tensor) -> Tensor:
+    r"""Mean softmax cross-entropy of logits ``z`` (N, C) against class indices or probabilities.
 
-    See book/losses.ipynb.
-    """
-    q = torch.as_tensor(q, dtype=torch.float64)
-    p = torch.as_tensor(p, dtype=torch.float64)
-    k = torch.arange(q.shape[-1], dtype=torch.float64).numpy()
-    ax.bar(k - 0.2, q.numpy(), width=0.4, color=_BLUE, label="q (true)")
-    ax.bar(k + 0.2, p.numpy(), width=0.4, color=_ORANGE, label="p (model)")
-    ax.set_xticks(k, labels if labels is not None else [str(int(i)) for i in k])
-    ax.set_ylim(0, 1.3)  # room for the legend above the bars
-    ax.set_ylabel("probability")
-    ax.legend(loc="upper center", ncols=2, frameon=False)
-    return ax
-
-
-def plot_information_bars(ax: Axes, q: Tensor, p: Tensor, *, base: float = 2) -> Axes:
-    """Draw H(q), H_p(q), KL(q || p) and KL(p || q) as bars, with their values written on top.
-
-    Bars run off the top (and say ``inf``) where a divergence is infinite.
+    ``target`` holds class indices (N,) in ``[0, C)``, or probability rows (N, C) that sum
+    to 1. Per example the loss is :math:`-\sum_c q_c \log \mathrm{softmax}(z)_c`, with
+    ``q`` one-hot for an index; the mean over ``N`` equals
+    ``torch.nn.functional.cross_entropy(logits, target)``. Its gradient with respect to
+    ``z`` is ``(softmax(z) - q) / N``. Finite for logits up to ``+-1e4`` and beyond,
+    because :func:`log_softmax` never exponentiates a positive number.
 
     See book/losses.ipynb.
     """
-    values = [
-        entropy(q, base).item(),
-        cross_entropy(q, p, base).item(),
-        kl_divergence(q, p, base).item(),
-        kl_divergence(p, q, base).item(),
-    ]
-    names = ["H(q)", "H_p(q)", "KL(q‖p)", "KL(p‖q)"]
-    top = 4.0
-    shown = [min(v, top) for v in values]
-    ax.bar(range(4), shown, color=[_BLUE, _ORANGE, _GREEN, _PURPLE])
-    for i, v in enumerate(values):
-        text = "inf" if math.isinf(v) else f"{v:.3f}"
-        ax.text(i, min(v, top) + 0.05, text, ha="center", va="bottom", fontsize=9)
-    ax.set_xticks(range(4), names)
-    ax.set_ylim(0, top * 1.12)
-    ax.set_ylabel("bits" if base == 2 else "nats" if base == math.e else f"log base {base:g}")
-    return ax
+    z = _as_float(logits, "logits")
+    if z.dim() != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+        raise ValueError(f"logits must have shape (N, C) with N, C >= 1, got {tuple(z.shape)}")
+    log_p = log_softmax(z, dim=1)  # (N, C)
+    t = torch.as_tensor(target, device=z.device)
+    if not t.is_floating_point():
+        if t.shape != z.shape[:1]:
+            raise ValueError(f"target must have shape (N,) = ({z.shape[0]},) for class indices")
+        if bool(((t < 0) | (t >= z.shape[1])).any()):
+            raise ValueError(f"target must hold class indices in [0, {z.shape[1]})")
+        return -log_p.gather(1, t.long()[:, None]).mean()
+    _check_same_shape(z, t, "logits", "target")
+    _check_distribution(t, "target")
+    t = t.to(z.dtype)
+    return -torch.where(t > 0, t * log_p, 0.0).sum(1).mean()  # 0 log 0 = 0
 
 
-def plot_log_loss(ax: Axes, p: float, y: int) -> Axes:
-    """Draw the log loss ``-log p`` (label 1) and ``-log(1 - p)`` (label 0), marking ``(p, y)``.
+def huffman_code(p) -> dict[int, str]:
+    """An optimal binary prefix code for the distribution ``p`` (K,), by Huffman's algorithm.
 
-    The curve of the given label ``y`` is solid, the other dashed; the point shows the loss
-    that the prediction ``p`` costs for that label.
+    Repeatedly merge the two least probable subtrees; the codeword of outcome ``k`` is its
+    path from the root (``0`` left, ``1`` right). The expected length ``sum_k p_k len_k``
+    is the smallest of all prefix codes and lies in ``[H(p), H(p) + 1)`` bits. Outcomes of
+    probability 0 get a codeword too; a single outcome gets ``"0"``.
 
     See book/losses.ipynb.
     """
-    if y not in (0, 1):
-        raise ValueError(f"y must be 0 or 1, got {y}")
-    grid = torch.linspace(1e-3, 1 - 1e-3, 400, dtype=torch.float64)
-    curves = {1: -torch.log(grid), 0: -torch.log1p(-grid)}
-    for label, color in ((1, _BLUE), (0, _ORANGE)):
-        ax.plot(
-            grid.numpy(),
-            curves[label].numpy(),
-            color=color,
-            ls="-" if label == y else "--",
-            lw=2.0 if label == y else 1.0,
-            label=f"y = {label}: " + ("-log p" if label == 1 else "-log(1 - p)"),
-        )
-    loss = binary_cross_entropy(torch.tensor([p], dtype=torch.float64), torch.tensor([float(y)]))
-    shown = min(loss.item(), 7.0)
-    ax.plot([p], [shown], "o", color=_RED, ms=8, zorder=3)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 7.3)
-    ax.set_xlabel("predicted probability p = P(y = 1)")
-    ax.set_ylabel("loss (nats)")
-    ax.set_title(f"p = {p:.2f}, y = {y}: loss = {loss.item():.3f} nats")
-    ax.legend(loc="upper center", frameon=False)
-    return ax
+    q = _as_float(p, "p").to(torch.float64)
+    if q.dim() != 1:
+        raise ValueError(f"p must be 1-D (one probability per outcome), got {tuple(q.shape)}")
+    _check_distribution(q, "p")
+    if len(q) == 1:
+        return {0: "0"}
+    # (probability, tie-breaker, {outcome: codeword so far}): ties resolve the same way always
+    heap = [(w, k, {k: ""}) for k, w in enumerate(q.tolist())]
+    heapq.heapify(heap)
+    count = len(heap)
+    while len(heap) > 1:
+        w0, _, left = heapq.heappop(heap)
+        w1, _, right = heapq.heappop(heap)
+        merged = {k: "0" + c for k, c in left.items()} | {k: "1" + c for k, c in right.items()}
+        heapq.heappush(heap, (w0 + w1, count, merged))
+        count += 1
+    return dict(sorted(heap[0][2].items()))

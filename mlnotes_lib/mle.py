@@ -1,10 +1,13 @@
 """Maximum likelihood estimation: log-likelihoods, closed-form estimates and a generic fit.
 
-Scope: i.i.d. samples from a Gaussian, a Bernoulli or a categorical model. The closed
-forms (sample mean, the 1/n standard deviation, the fraction of ones, class frequencies)
-are checked against a numerical fit by gradient descent on the negative log-likelihood
-(:func:`fit_mle`), and MLE is linked to the KL divergence from the empirical
-distribution (:func:`empirical_distribution`, with ``mlnotes_lib.losses.kl_divergence``).
+Scope: i.i.d. samples from a Gaussian, a Bernoulli or a categorical model, and the
+conditional Gaussian model of linear regression. The closed forms (sample mean, the 1/n
+standard deviation, the fraction of ones, class frequencies, least squares) are checked
+against a numerical fit of the negative log-likelihood with ``torch.optim``
+(:func:`fit_mle`); MLE is linked to the KL divergence from the empirical distribution
+(:func:`empirical_distribution`, with ``mlnotes_lib.losses.kl_divergence``); the Fisher
+information (:func:`fisher_information`) gives the estimates' asymptotic spread, and
+:func:`bernoulli_map` adds a Beta prior (Laplace smoothing).
 
 Samples ``x`` are 1-D tensors of shape ``(N,)`` unless a function says otherwise.
 
@@ -15,26 +18,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:  # matplotlib is only needed by the plot_* helpers' callers
-    from matplotlib.axes import Axes
-
 __all__ = [
     "bernoulli_log_likelihood",
+    "bernoulli_map",
     "bernoulli_mle",
     "empirical_distribution",
+    "fisher_information",
     "fit_mle",
     "gaussian_log_likelihood",
     "gaussian_mle",
-    "plot_gaussian_fit",
-    "plot_log_likelihood_surface",
-    "plot_mle_spread",
-    "repeated_gaussian_mle",
+    "linear_regression_mle",
 ]
+
+# Sweeps over repeated samples moved to experiments/mle.py; the old path still works.
+_MOVED_TO_EXPERIMENTS = ("repeated_gaussian_mle",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_EXPERIMENTS:
+        from mlnotes_lib.experiments import mle as experiments
+
+        return getattr(experiments, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -253,7 +264,7 @@ def fit_mle(
     *,
     optimizer: str = "adam",
 ) -> tuple[tuple[Tensor, ...], list[float]]:
-    """Minimise a negative log-likelihood over the given parameters by gradient descent.
+    """Minimise a negative log-likelihood over the given parameters with ``torch.optim``.
 
     ``nll(*params)`` must return a scalar tensor computed from the parameters with torch
     operations, so autograd gives its gradient. The starting values are copied: the
@@ -271,8 +282,8 @@ def fit_mle(
     lr : float
         Learning rate (positive).
     optimizer : {"adam", "sgd"}
-        Adam (the update of ``torch.optim.Adam`` with its default betas and eps) or plain
-        gradient descent ``p -= lr * grad``.
+        ``torch.optim.Adam`` (default betas and eps) or ``torch.optim.SGD`` (plain gradient
+        descent ``p -= lr * grad``).
 
     Returns
     -------
@@ -289,11 +300,30 @@ def fit_mle(
 
     See book/mle.ipynb.
     """
+    leaves = _check_fit_arguments(nll, params, steps, lr, optimizer)
+    make = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+    opt = make(leaves, lr=lr)
+    history: list[float] = []
+    for step in range(1, steps + 1):
+        opt.zero_grad(set_to_none=True)
+        loss = nll(*leaves)
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            raise ValueError("nll must return a scalar tensor")
+        value = loss.item()
+        if not math.isfinite(value):
+            raise ValueError(f"nll became {value} at step {step}; lower lr or check the model")
+        history.append(value)
+        if loss.requires_grad:  # an nll that ignores every parameter leaves them as they are
+            loss.backward()
+        opt.step()
+    return tuple(p.detach() for p in leaves), history
+
+
+def _check_fit_arguments(nll, params, steps, lr, optimizer) -> list[Tensor]:
+    """The checks of :func:`fit_mle`; returns fresh leaf copies of ``params``."""
     if not callable(nll):
         raise ValueError("nll must be callable: nll(*params) -> scalar tensor")
-    if isinstance(params, Tensor):
-        params = (params,)
-    params = list(params)
+    params = [params] if isinstance(params, Tensor) else list(params)
     if not params:
         raise ValueError("params must hold at least one tensor")
     for i, p in enumerate(params):
@@ -305,196 +335,96 @@ def fit_mle(
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-
-    leaves = [p.detach().clone().requires_grad_(True) for p in params]
-    # The updates are written out (same arithmetic as torch.optim.Adam / SGD with default
-    # settings): a few parameters need no more, and it spares torch.optim's import cost.
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-    m = [torch.zeros_like(p) for p in leaves]
-    v = [torch.zeros_like(p) for p in leaves]
-    history: list[float] = []
-    for step in range(1, steps + 1):
-        loss = nll(*leaves)
-        if not isinstance(loss, Tensor) or loss.numel() != 1:
-            raise ValueError("nll must return a scalar tensor")
-        value = loss.item()
-        if not math.isfinite(value):
-            raise ValueError(f"nll became {value} at step {step}; lower lr or check the model")
-        history.append(value)
-        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
-        with torch.no_grad():
-            for p, g, m_i, v_i in zip(leaves, grads, m, v, strict=True):
-                if g is None:  # nll does not depend on this parameter
-                    continue
-                if optimizer == "sgd":
-                    p.sub_(lr * g)
-                    continue
-                m_i.mul_(beta1).add_(g, alpha=1 - beta1)  # running mean of the gradient
-                v_i.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # ... and of its square
-                m_hat = m_i / (1 - beta1**step)  # bias corrections for the zero start
-                v_hat = v_i / (1 - beta2**step)
-                p.sub_(lr * m_hat / (v_hat.sqrt() + eps))
-    return tuple(p.detach() for p in leaves), history
+    return [p.detach().clone().requires_grad_(True) for p in params]
 
 
-# ------------------------------------------------------------ sampling distribution
-def repeated_gaussian_mle(
-    n: int, repeats: int, *, mu: float = 0.0, sigma: float = 1.0, seed: int = 0
-) -> tuple[Tensor, Tensor]:
-    """Gaussian MLEs over ``repeats`` independent samples of size ``n``.
+# ------------------------------------------------------- conditional likelihood
+def linear_regression_mle(X: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Maximum likelihood fit of ``y = X w + b + noise`` with Gaussian noise ``N(0, sigma^2)``.
 
-    Shows the estimator's sampling distribution: the spread of ``mu_hat`` is
-    ``sigma / sqrt(n)`` and ``sigma_hat**2`` is low by the factor ``(n - 1) / n`` on average.
+    The conditional log-likelihood :math:`\sum_n \log \mathcal N(y_n; x_n^\top w + b,
+    \sigma^2)` is, up to constants, :math:`-\frac{1}{2\sigma^2}` times the sum of squared
+    residuals, so ``(w, b)`` is the least-squares fit and ``sigma**2`` the mean squared
+    residual (with :math:`1/N`).
 
     Parameters
     ----------
-    n : int
-        Sample size (at least 1).
-    repeats : int
-        Number of independent samples (at least 1).
-    mu, sigma : float
-        The true mean and standard deviation (``sigma > 0``).
-    seed : int
-        Seed of the generator, so that the result is reproducible.
+    X : Tensor, shape (N, D)
+        Inputs, ``N >= 2``.
+    y : Tensor, shape (N,)
+        Targets.
 
     Returns
     -------
     tuple of Tensor
-        ``(mu_hats, sigma_hats)``, each of shape ``(repeats,)``, float64.
-
-    Raises
-    ------
-    ValueError
-        If ``n`` or ``repeats`` is below 1, or ``sigma`` is not positive.
+        ``(w, b, sigma)``: ``w`` of shape (D,), ``b`` and ``sigma`` 0-d; float64.
 
     See book/mle.ipynb.
     """
-    for name, v in (("n", n), ("repeats", repeats)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    gen = torch.Generator().manual_seed(seed)
-    x = mu + sigma * torch.randn(repeats, n, generator=gen, dtype=torch.float64)  # (R, N)
-    mu_hats = x.mean(dim=1)
-    sigma_hats = ((x - mu_hats[:, None]) ** 2).mean(dim=1).sqrt()
-    return mu_hats, sigma_hats
+    X = _as_param(X, torch.zeros((), dtype=torch.float64), "X").to(torch.float64)
+    y = _as_param(y, X, "y").to(torch.float64)
+    if X.dim() != 2:
+        raise ValueError(f"X must have shape (N, D), got {tuple(X.shape)}")
+    if y.shape != X.shape[:1]:
+        raise ValueError(f"y must have shape (N,) = ({X.shape[0]},), got {tuple(y.shape)}")
+    if X.shape[0] < 2:
+        raise ValueError(f"X must hold N >= 2 samples, got N = {X.shape[0]}")
+    design = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)  # (N, D + 1)
+    coef = torch.linalg.lstsq(design, y[:, None], driver="gelsd").solution[:, 0]  # (D + 1,)
+    residual = y - design @ coef
+    return coef[:-1], coef[-1], (residual**2).mean().sqrt()
 
 
-# ------------------------------------------------------------------------ drawing
-_BLUE, _ORANGE, _GREEN, _RED = "#0072B2", "#E69F00", "#009E73", "#D55E00"
+# ------------------------------------------------------- Fisher information, MAP
+_FISHER_KINDS = {"gaussian_mu": ("sigma",), "gaussian_sigma": ("sigma",), "bernoulli": ("p",)}
 
 
-def plot_gaussian_fit(
-    ax: Axes, x: Tensor, mu: float, sigma: float, *, ymax: float | None = None
-) -> Axes:
-    """Draw the samples (histogram and rug) with the density of N(``mu``, ``sigma``\\ :sup:`2`).
+def fisher_information(kind: str, **params: float) -> float:
+    """The Fisher information ``I = E[(d log f / d theta)^2]`` of one observation.
 
-    The title gives the log-likelihood of the samples under that density; ``ymax`` fixes
-    the vertical range (so that widget frames compare).
-
-    See book/mle.ipynb.
-    """
-    x = _samples(x).detach().double()
-    lo, hi = x.min().item(), x.max().item()
-    span = hi - lo
-    grid = torch.linspace(lo - 0.25 * span, hi + 0.25 * span, 300, dtype=torch.float64)
-    dens = torch.exp(-0.5 * ((grid - mu) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
-    ax.hist(x.numpy(), bins=12, density=True, color=_BLUE, alpha=0.35, label="data")
-    ax.plot(x.numpy(), [0.0] * x.numel(), "|", color=_BLUE, ms=12)
-    ax.plot(grid.numpy(), dens.numpy(), color=_ORANGE, lw=2, label="model density")
-    ll = gaussian_log_likelihood(x, mu, sigma).item()
-    ax.set_title(f"μ = {mu:.2f}, σ = {sigma:.2f}: log L = {ll:.1f}")
-    ax.set_xlim(grid[0].item(), grid[-1].item())
-    ax.set_xlabel("x")
-    ax.set_ylabel("density")
-    if ymax is not None:
-        ax.set_ylim(0, ymax)
-    ax.legend(loc="upper center", ncols=2, frameon=False)
-    return ax
-
-
-def plot_log_likelihood_surface(
-    ax: Axes,
-    mus: Tensor,
-    sigmas: Tensor,
-    log_lik: Tensor,
-    *,
-    current: tuple[float, float] | None = None,
-    mle: tuple[float, float] | None = None,
-    levels: int = 14,
-) -> Axes:
-    """Draw a log-likelihood surface as contour lines, with the current point and the MLE.
-
-    Parameters
-    ----------
-    ax : Axes
-        Where to draw.
-    mus : Tensor, shape (M,)
-        Grid of means (x axis).
-    sigmas : Tensor, shape (S,)
-        Grid of standard deviations (y axis).
-    log_lik : Tensor, shape (S, M)
-        Log-likelihood at each grid point, e.g.
-        ``gaussian_log_likelihood(x, mus[None, :], sigmas[:, None])``.
-    current, mle : tuple of float, optional
-        ``(mu, sigma)`` points to mark.
-    levels : int
-        Number of contour levels, spaced evenly below the maximum on a log scale.
+    ``kind="gaussian_mu"`` (``sigma=``): ``1 / sigma**2``, the information about the mean;
+    ``kind="gaussian_sigma"`` (``sigma=``): ``2 / sigma**2``, about the standard deviation;
+    ``kind="bernoulli"`` (``p=`` in (0, 1)): ``1 / (p (1 - p))``. For ``n`` i.i.d.
+    observations the MLE is asymptotically normal with standard deviation
+    ``1 / sqrt(n I)``.
 
     See book/mle.ipynb.
     """
-    ll = log_lik.detach().double()
-    top = ll.max().item()
-    # Contours at top - gaps growing geometrically: fine near the peak, coarse far away.
-    gaps = torch.logspace(-0.5, math.log10(max(top - ll.min().item(), 1.0)), levels)
-    ax.contour(
-        mus.numpy(),
-        sigmas.numpy(),
-        ll.numpy(),
-        levels=sorted(top - gaps.numpy()),
-        colors=_BLUE,
-        linewidths=0.8,
-        linestyles="solid",
-    )
-    if mle is not None:
-        ax.plot(*mle, "*", color=_GREEN, ms=14, label="MLE", zorder=3)
-    if current is not None:
-        ax.plot(*current, "o", color=_RED, ms=8, label="current", zorder=4)
-    ax.set_xlabel("μ")
-    ax.set_ylabel("σ")
-    ax.set_title(f"log-likelihood surface (highest: {top:.1f})")
-    ax.legend(loc="upper right", frameon=True, fontsize=8)
-    ax.grid(False)
-    return ax
+    if kind not in _FISHER_KINDS:
+        raise ValueError(f"kind must be one of {sorted(_FISHER_KINDS)}, got {kind!r}")
+    if set(params) != set(_FISHER_KINDS[kind]):
+        raise ValueError(f"params for kind {kind!r} must be exactly {_FISHER_KINDS[kind]}")
+    if kind == "bernoulli":
+        p = params["p"]
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p < 1:
+            raise ValueError(f"p must be a probability in (0, 1), got {p!r}")
+        return 1.0 / (p * (1.0 - p))
+    sigma = params["sigma"]
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float):
+        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be positive, got {sigma!r}")
+    return (1.0 if kind == "gaussian_mu" else 2.0) / sigma**2
 
 
-def plot_mle_spread(
-    ax: Axes, mu_hats: Tensor, *, n: int, mu: float = 0.0, sigma: float = 1.0
-) -> Axes:
-    """Draw a histogram of ``mu_hat`` over repeated samples with its N(mu, sigma²/n) law.
+def bernoulli_map(x: Tensor, alpha: float = 2.0, beta: float = 2.0) -> Tensor:
+    """The maximum a posteriori estimate of a Bernoulli ``p`` under a Beta(alpha, beta) prior.
+
+    The log-posterior is the log-likelihood plus ``(alpha - 1) log p + (beta - 1) log(1 - p)``,
+    maximised at ``(k + alpha - 1) / (n + alpha + beta - 2)`` for ``k`` ones in ``n``
+    outcomes ``x`` (N,). ``alpha = beta = 1`` (a flat prior) gives back the MLE ``k / n``;
+    the default ``alpha = beta = 2`` is Laplace's add-one smoothing ``(k + 1) / (n + 2)``.
+    A posterior with ``k + alpha <= 1`` (or ``n - k + beta <= 1``) peaks at 0 (or 1).
 
     See book/mle.ipynb.
     """
-    m = mu_hats.detach().double()
-    se = sigma / math.sqrt(n)
-    grid = torch.linspace(mu - 1.6 * sigma, mu + 1.6 * sigma, 400, dtype=torch.float64)
-    dens = torch.exp(-0.5 * ((grid - mu) / se) ** 2) / (se * math.sqrt(2 * math.pi))
-    ax.hist(
-        m.numpy(),
-        bins=31,
-        range=(mu - 4 * se, mu + 4 * se),  # bins scale with the spread
-        density=True,
-        color=_BLUE,
-        alpha=0.45,
-        label="μ̂ over repeats",
-    )
-    ax.plot(grid.numpy(), dens.numpy(), color=_ORANGE, lw=1.5, label="N(μ, σ²/n)")
-    ax.axvline(mu, color=_RED, ls=":", label="true μ")
-    ax.set_xlim(grid[0].item(), grid[-1].item())
-    ax.set_ylim(0, 1.3 / (math.sqrt(2 * math.pi) * se))
-    ax.set_xlabel("μ̂")
-    ax.set_ylabel("density")
-    ax.set_title(f"n = {n}: std of μ̂ = {m.std().item():.3f} (σ/√n = {se:.3f})")
-    ax.legend(loc="upper right", frameon=False)
-    return ax
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not (0 < v < math.inf):
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    x = _binary_samples(x)
+    a, b = x.sum() + alpha, (1 - x).sum() + beta  # the posterior is Beta(a, b)
+    if a <= 1 and b <= 1:
+        raise ValueError("alpha and beta below 1 leave the posterior without a unique mode")
+    if a <= 1 or b <= 1:
+        return torch.where(a <= 1, 0.0, 1.0).to(x.dtype)
+    return (a - 1) / (a + b - 2)

@@ -11,6 +11,7 @@ from torch.distributions import Categorical, kl_divergence
 
 from mlnotes_lib import losses
 from mlnotes_lib.exercises import losses as ex
+from mlnotes_lib.plots import losses as plots_losses
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -223,9 +224,9 @@ def test_empty_input_is_rejected_naming_the_argument():
 
 
 def test_invalid_base_names_base():
-    with pytest.raises(ValueError, match="base"):
+    with pytest.raises(ValueError, match=r"\bbase\b"):
         losses.entropy(torch.tensor([0.5, 0.5]), base=1)
-    with pytest.raises(ValueError, match="base"):
+    with pytest.raises(ValueError, match=r"\bbase\b"):
         losses.entropy(torch.tensor([0.5, 0.5]), base=-2.0)
 
 
@@ -234,14 +235,14 @@ def test_plot_helpers_draw_on_the_given_axes():
     from mlnotes_lib import plotting
 
     _fig, axes = plotting.figure(1, 4, figsize=(10, 3))
-    assert losses.plot_bernoulli_entropy(axes[0], 0.3) is axes[0]
+    assert plots_losses.plot_bernoulli_entropy(axes[0], 0.3) is axes[0]
     q, p = torch.tensor([0.3, 0.7]), torch.tensor([0.5, 0.5])
-    assert losses.plot_distributions(axes[1], q, p) is axes[1]
-    assert losses.plot_information_bars(axes[2], q, p) is axes[2]
-    assert losses.plot_log_loss(axes[3], 0.2, 1) is axes[3]
+    assert plots_losses.plot_distributions(axes[1], q, p) is axes[1]
+    assert plots_losses.plot_information_bars(axes[2], q, p) is axes[2]
+    assert plots_losses.plot_log_loss(axes[3], 0.2, 1) is axes[3]
     assert len(axes[3].lines) == 3
     with pytest.raises(ValueError, match="y must be 0 or 1"):
-        losses.plot_log_loss(axes[3], 0.2, 2)
+        plots_losses.plot_log_loss(axes[3], 0.2, 2)
 
 
 # ------------------------------------------------------------------------ checkers
@@ -274,3 +275,98 @@ def test_logits_checker_names_the_overflow_and_missing_max():
     assert not res and res.mistake == "the naive formula through sigmoid"
     res = ex.check_bce_with_logits(lambda x, y: (-x * y + torch.log1p(torch.exp(-x.abs()))).mean())
     assert res.mistake == "a missing max(x, 0) term"
+
+
+# ------------------------------------------------------------- issue 11 additions
+def test_log_softmax_matches_torch_forward_and_backward_on_any_dim():
+    g = torch.Generator().manual_seed(0)
+    z = (5 * torch.randn(3, 4, 5, generator=g, dtype=torch.float64)).requires_grad_()
+    for dim in (0, 1, -1):
+        ours, ref = losses.log_softmax(z, dim=dim), F.log_softmax(z, dim=dim)
+        torch.testing.assert_close(ours, ref)
+        w = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+        (g1,) = torch.autograd.grad((ours * w).sum(), z)
+        (g2,) = torch.autograd.grad((ref * w).sum(), z)
+        torch.testing.assert_close(g1, g2)
+    big = torch.tensor([[1e4, -1e4, 0.0]])
+    torch.testing.assert_close(losses.log_softmax(big), F.log_softmax(big, -1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cross_entropy_with_logits_matches_torch_for_indices_and_probabilities(dtype):
+    g = torch.Generator().manual_seed(1)
+    z = (4 * torch.randn(8, 5, generator=g, dtype=dtype)).requires_grad_()
+    idx = torch.randint(0, 5, (8,), generator=g)
+    prob = torch.softmax(torch.randn(8, 5, generator=g, dtype=dtype), 1)
+    for target in (idx, prob):
+        ours, ref = losses.cross_entropy_with_logits(z, target), F.cross_entropy(z, target)
+        torch.testing.assert_close(ours, ref)
+        torch.testing.assert_close(torch.autograd.grad(ours, z)[0], torch.autograd.grad(ref, z)[0])
+    # the gradient is (softmax(z) - onehot(y)) / N
+    (grad,) = torch.autograd.grad(losses.cross_entropy_with_logits(z, idx), z)
+    torch.testing.assert_close(
+        grad, (torch.softmax(z, 1) - F.one_hot(idx, 5).to(dtype)).detach() / 8
+    )
+
+
+def test_cross_entropy_with_logits_is_finite_at_1e4():
+    z = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 0.0]], requires_grad=True)
+    y = torch.tensor([1, 1])
+    loss = losses.cross_entropy_with_logits(z, y)
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(1e4)
+    (grad,) = torch.autograd.grad(loss, z)
+    assert torch.isfinite(grad).all()
+    torch.testing.assert_close(loss, F.cross_entropy(z, y))
+
+
+def test_cross_entropy_with_logits_bad_input_is_named():
+    z = torch.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"\btarget\b.*\bclass indices\b"):
+        losses.cross_entropy_with_logits(z, torch.tensor([0, 4, 1]))
+    with pytest.raises(ValueError, match=r"\btarget\b.*\bclass indices\b"):
+        losses.cross_entropy_with_logits(z, torch.tensor([0, -1, 1]))
+    with pytest.raises(ValueError, match=r"\btarget\b.*\bsum to 1\b"):
+        losses.cross_entropy_with_logits(z, torch.full((3, 4), 0.3))
+    with pytest.raises(ValueError, match=r"\btarget\b.*\bsame shape\b"):
+        losses.cross_entropy_with_logits(z, torch.full((3, 3), 1 / 3))
+    with pytest.raises(ValueError, match=r"\btarget\b.*\bshape\b"):
+        losses.cross_entropy_with_logits(z, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r"\blogits\b"):
+        losses.cross_entropy_with_logits(torch.zeros(4), torch.tensor([0]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_huffman_code_is_an_optimal_prefix_code_within_one_bit_of_the_entropy(seed):
+    import itertools
+
+    g = torch.Generator().manual_seed(seed)
+    k = 2 + seed % 4
+    p = torch.softmax(2 * torch.randn(k, generator=g, dtype=torch.float64), 0)
+    code = losses.huffman_code(p)
+    assert sorted(code) == list(range(k)) and all(set(w) <= {"0", "1"} for w in code.values())
+    words = list(code.values())
+    assert not any(a != b and b.startswith(a) for a in words for b in words)
+    L = sum(p[i].item() * len(w) for i, w in code.items())
+    H = losses.entropy(p, base=2).item()
+    assert H - 1e-12 <= L < H + 1
+    # optimal: no length vector allowed by Kraft's inequality does better
+    best = min(
+        sum(pi * li for pi, li in zip(p.tolist(), lengths, strict=True))
+        for lengths in itertools.product(range(1, k + 1), repeat=k)
+        if sum(2.0**-li for li in lengths) <= 1
+    )
+    assert L == pytest.approx(best, abs=1e-12)
+
+
+def test_huffman_code_of_a_dyadic_distribution_reaches_the_entropy():
+    p = torch.tensor([0.5, 0.25, 0.125, 0.125])
+    code = losses.huffman_code(p)
+    assert sorted(len(w) for w in code.values()) == [1, 2, 3, 3]
+    assert losses.huffman_code(torch.tensor([1.0])) == {0: "0"}
+
+
+def test_huffman_code_bad_input_is_named():
+    with pytest.raises(ValueError, match=r"\bp\b.*\bsum to 1\b"):
+        losses.huffman_code(torch.tensor([0.5, 0.4]))
+    with pytest.raises(ValueError, match=r"\bp\b.*\b1-D\b"):
+        losses.huffman_code(torch.full((2, 2), 0.25))

@@ -14,6 +14,7 @@ from torch.testing import assert_close
 
 from mlnotes_lib import plotting, rl
 from mlnotes_lib.exercises import rl as ex
+from mlnotes_lib.plots import rl as plots_rl
 
 matplotlib.use("Agg")
 
@@ -102,15 +103,15 @@ def test_categorical_sample_is_reproducible_and_never_picks_impossible_actions()
 
 def test_categorical_bad_inputs_name_the_argument():
     logits = torch.zeros(3, 4)
-    with pytest.raises(ValueError, match="actions"):
+    with pytest.raises(ValueError, match=r"\bactions\b"):
         rl.categorical_log_prob(logits, torch.tensor([0, 1, 4]))  # out of range
-    with pytest.raises(ValueError, match="actions"):
+    with pytest.raises(ValueError, match=r"\bactions\b"):
         rl.categorical_log_prob(logits, torch.tensor([0.0, 1.0, 2.0]))  # not integers
-    with pytest.raises(ValueError, match="actions"):
+    with pytest.raises(ValueError, match=r"\bactions\b"):
         rl.categorical_log_prob(logits, torch.zeros(2, dtype=torch.int64))  # shape mismatch
-    with pytest.raises(ValueError, match="logits"):
+    with pytest.raises(ValueError, match=r"\blogits\b"):
         rl.categorical_sample(torch.tensor([0.0, math.nan]))
-    with pytest.raises(ValueError, match="logits"):
+    with pytest.raises(ValueError, match=r"\blogits\b"):
         rl.categorical_sample(torch.full((2, 3), -math.inf))
 
 
@@ -175,20 +176,20 @@ def test_diag_gaussian_sample_moments():
 def test_diag_gaussian_rejects_non_finite_log_std(bad):
     mu, actions = torch.zeros(2), torch.zeros(2)
     log_std = torch.tensor([0.0, bad])
-    with pytest.raises(ValueError, match="log_std"):
+    with pytest.raises(ValueError, match=r"\blog_std\b"):
         rl.diag_gaussian_log_prob(mu, log_std, actions)
-    with pytest.raises(ValueError, match="log_std"):
+    with pytest.raises(ValueError, match=r"\blog_std\b"):
         rl.diag_gaussian_sample(mu, log_std)
 
 
 def test_diag_gaussian_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="log_std"):
+    with pytest.raises(ValueError, match=r"\blog_std\b"):
         rl.diag_gaussian_log_prob(torch.zeros(4, 2), torch.zeros(3), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="log_std"):
+    with pytest.raises(ValueError, match=r"\blog_std\b"):
         rl.diag_gaussian_sample(torch.zeros(4, 2), torch.zeros(5, 2))
-    with pytest.raises(ValueError, match="actions"):
+    with pytest.raises(ValueError, match=r"\bactions\b"):
         rl.diag_gaussian_log_prob(torch.zeros(4, 2), torch.zeros(2), torch.zeros(4, 3))
-    with pytest.raises(ValueError, match="actions"):
+    with pytest.raises(ValueError, match=r"\bactions\b"):
         rl.diag_gaussian_log_prob(torch.zeros(4, 2), torch.zeros(2), torch.zeros(3, 2))
 
 
@@ -237,14 +238,14 @@ def test_rewards_to_go_satisfies_its_recursion_and_keeps_float32():
 
 @pytest.mark.parametrize("gamma", [-0.1, 1.5, math.nan])
 def test_returns_reject_gamma_outside_unit_interval(gamma):
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"\bgamma\b"):
         rl.discounted_return([1.0, 2.0], gamma)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"\bgamma\b"):
         rl.rewards_to_go([1.0, 2.0], gamma)
 
 
 def test_returns_reject_rewards_that_are_not_1d():
-    with pytest.raises(ValueError, match="rewards"):
+    with pytest.raises(ValueError, match=r"\brewards\b"):
         rl.discounted_return(torch.zeros(2, 3), 0.9)
 
 
@@ -290,7 +291,7 @@ def test_tabular_mdp_makes_cliff_walking_goal_absorbing():
 
 
 def test_tabular_mdp_rejects_env_without_model():
-    with pytest.raises(ValueError, match="env"):
+    with pytest.raises(ValueError, match=r"\benv\b"):
         rl.tabular_mdp(gym.make("CartPole-v1"))
 
 
@@ -378,7 +379,7 @@ def test_trajectory_log_prob_worked_by_hand_and_rejects_bad_lengths():
     lp = rl.trajectory_log_prob(P, rho0, pi, [0, 0, 4], [LEFT, DOWN])
     assert lp.exp().item() == pytest.approx(0.25 * 2 / 3 * 0.25 * 1 / 3)
     assert rl.trajectory_log_prob(P, rho0, pi, [1], []).item() == -math.inf  # not a start state
-    with pytest.raises(ValueError, match="states"):
+    with pytest.raises(ValueError, match=r"\bstates\b"):
         rl.trajectory_log_prob(P, rho0, pi, [0, 0], [LEFT, DOWN])
 
 
@@ -425,9 +426,9 @@ def test_greedy_policy_is_one_hot_argmax():
 def test_value_functions_reject_gamma_outside_zero_one(gamma):
     P, R, _ = rl.tabular_mdp(frozen_lake(False))
     pi = torch.full((16, 4), 0.25, dtype=torch.float64)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"\bgamma\b"):
         rl.value_iteration(P, R, gamma)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"\bgamma\b"):
         rl.policy_evaluation(P, R, pi, gamma)
 
 
@@ -435,9 +436,9 @@ def test_finite_horizon_allows_gamma_one_but_not_more():
     P, R, _ = rl.tabular_mdp(frozen_lake(False))
     pi = torch.full((16, 4), 0.25, dtype=torch.float64)
     assert rl.finite_horizon_evaluation(P, R, pi, 3, gamma=1.0).shape == (16,)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"\bgamma\b"):
         rl.finite_horizon_evaluation(P, R, pi, 3, gamma=1.01)
-    with pytest.raises(ValueError, match="horizon"):
+    with pytest.raises(ValueError, match=r"\bhorizon\b"):
         rl.finite_horizon_evaluation(P, R, pi, -1)
 
 
@@ -445,45 +446,45 @@ def test_rows_of_P_must_be_distributions():
     P, R, _ = rl.tabular_mdp(frozen_lake(False))
     bad = P.clone()
     bad[3, 2] *= 0.5
-    with pytest.raises(ValueError, match="P"):
+    with pytest.raises(ValueError, match=r"\bP\b"):
         rl.value_iteration(bad, R, 0.9)
     negative = P.clone()
     negative[0, 0, 0], negative[0, 0, 1] = -0.5, 1.5
-    with pytest.raises(ValueError, match="P"):
+    with pytest.raises(ValueError, match=r"\bP\b"):
         rl.policy_evaluation(negative, R, torch.full((16, 4), 0.25), 0.9)
 
 
 def test_rows_of_pi_must_be_distributions():
     P, R, _ = rl.tabular_mdp(frozen_lake(False))
-    with pytest.raises(ValueError, match="pi"):
+    with pytest.raises(ValueError, match=r"\bpi\b"):
         rl.policy_evaluation(P, R, torch.full((16, 4), 0.3), 0.9)
-    with pytest.raises(ValueError, match="pi"):
+    with pytest.raises(ValueError, match=r"\bpi\b"):
         rl.policy_evaluation(P, R, torch.tensor([[1.5, -0.5, 0.0, 0.0]] * 16), 0.9)
 
 
 def test_mismatched_tabular_shapes_are_rejected():
     P, R, rho0 = rl.tabular_mdp(frozen_lake(False))
-    with pytest.raises(ValueError, match="R"):
+    with pytest.raises(ValueError, match=r"\bR\b"):
         rl.value_iteration(P, R[:, :3], 0.9)
-    with pytest.raises(ValueError, match="pi"):
+    with pytest.raises(ValueError, match=r"\bpi\b"):
         rl.policy_evaluation(P, R, torch.full((15, 4), 0.25), 0.9)
-    with pytest.raises(ValueError, match="P"):
+    with pytest.raises(ValueError, match=r"\bP\b"):
         rl.value_iteration(P[:, :, :15], R, 0.9)
-    with pytest.raises(ValueError, match="rho0"):
+    with pytest.raises(ValueError, match=r"\brho0\b"):
         rl.trajectory_log_prob(P, rho0[:15], torch.full((16, 4), 0.25), [0], [])
 
 
 def test_value_iteration_rejects_non_positive_tol():
     P, R, _ = rl.tabular_mdp(frozen_lake(False))
-    with pytest.raises(ValueError, match="tol"):
+    with pytest.raises(ValueError, match=r"\btol\b"):
         rl.value_iteration(P, R, 0.9, tol=0.0)
 
 
 def test_rollout_rejects_bad_policy():
     env = frozen_lake(False)
-    with pytest.raises(ValueError, match="policy"):
+    with pytest.raises(ValueError, match=r"\bpolicy\b"):
         rl.rollout(env, torch.full((16, 4), 0.3))
-    with pytest.raises(ValueError, match="policy"):
+    with pytest.raises(ValueError, match=r"\bpolicy\b"):
         rl.rollout(env, "left")
 
 
@@ -511,9 +512,14 @@ def test_plot_helpers_draw_on_the_given_axes():
     P, R, _ = rl.tabular_mdp(env)
     V, Q = rl.value_iteration(P, R, 0.9)
     _, axes = plotting.figure(1, 3)
-    assert rl.plot_gridworld(axes[0], env.unwrapped.desc, values=V, Q=Q, path=[0, 4, 8]) is axes[0]
+    assert (
+        plots_rl.plot_gridworld(axes[0], env.unwrapped.desc, values=V, Q=Q, path=[0, 4, 8])
+        is axes[0]
+    )
     assert len(axes[0].images) == 1 and len(axes[0].lines) == 2
-    assert rl.plot_categorical(axes[1], [0.2, 0.8], frequencies=[0.25, 0.75]) is axes[1]
+    assert plots_rl.plot_categorical(axes[1], [0.2, 0.8], frequencies=[0.25, 0.75]) is axes[1]
     assert len(axes[1].patches) == 2
-    ax = rl.plot_diag_gaussian(axes[2], [0, 0], [0, 0], samples=np.zeros((5, 2)), action=[1, 1])
+    ax = plots_rl.plot_diag_gaussian(
+        axes[2], [0, 0], [0, 0], samples=np.zeros((5, 2)), action=[1, 1]
+    )
     assert ax is axes[2] and len(ax.images) == 1
