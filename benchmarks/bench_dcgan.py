@@ -1,6 +1,7 @@
 """DCGAN training speed: images per second at batch 128 for the paper's 64×64 model.
 
-Ours is :func:`mlnotes_lib.dcgan.train_step` on :class:`~mlnotes_lib.dcgan.Generator` and
+Ours is :func:`mlnotes_lib.experiments.dcgan.train_step` on
+:class:`~mlnotes_lib.dcgan.Generator` and
 :class:`~mlnotes_lib.dcgan.Discriminator` (ngf = ndf = 64, nc = 3) in channels-last memory
 order. The reference is the same architecture written the straightforward way: two plain
 ``nn.Sequential`` stacks with default settings (biases everywhere, out-of-place
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlnotes_lib import dcgan
+from mlnotes_lib.experiments import dcgan as xdcgan
 from timing import render_rows
 
 BATCH = 128
@@ -119,7 +121,7 @@ def rows() -> list[dict]:
     )
 
     def ours():
-        dcgan.train_step(G, D, *opts, real_cl, z)
+        xdcgan.train_step(G, D, *opts, real_cl, z)
 
     def ref():
         _reference_step(Gr, Dr, *opts_r, real, z)

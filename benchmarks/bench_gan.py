@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from mlnotes_lib import gan
+from mlnotes_lib._common import num_threads
+from mlnotes_lib.experiments import gan as xgan
 from timing import median_seconds, render_rows
 
 STEPS = 200
@@ -51,21 +53,19 @@ def _plain_loop(G: nn.Module, D: nn.Module, sample_data, sample_z) -> list[float
 
 
 def rows() -> list[dict]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        sample_data = gan.mixture_sampler(gan.TOY_MEANS, gan.TOY_STD)
+    with num_threads(1):
+        sample_data = gan.mixture_sampler(xgan.TOY_MEANS, xgan.TOY_STD)
 
         def sample_z(m: int) -> torch.Tensor:
-            return torch.randn(m, gan.TOY_NZ)
+            return torch.randn(m, xgan.TOY_NZ)
 
         def nets():
             torch.manual_seed(0)
-            return gan.toy_generator(gan.TOY_NZ), gan.toy_discriminator(1)
+            return gan.toy_generator(xgan.TOY_NZ), gan.toy_discriminator(1)
 
         def ours() -> None:
             G, D = nets()
-            gan.train_gan(G, D, sample_data, sample_z, STEPS, 1, lr=2e-3, batch_size=BATCH)
+            xgan.train_gan(G, D, sample_data, sample_z, STEPS, 1, lr=2e-3, batch_size=BATCH)
 
         def ref() -> None:
             G, D = nets()
@@ -73,8 +73,6 @@ def rows() -> list[dict]:
 
         t_ours = _median_seconds(ours)
         t_ref = _median_seconds(ref)
-    finally:
-        torch.set_num_threads(threads)
     return [
         {
             "what": f"train_gan toy GAN, {STEPS} iterations k=1 batch {BATCH} (1 thread)",

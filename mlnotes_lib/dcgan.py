@@ -1,4 +1,4 @@
-"""Deep convolutional GANs (DCGAN): the networks, their initialisation, and training.
+"""Deep convolutional GANs (DCGAN): the networks, their initialisation, and their anatomy.
 
 Scope: the architecture of Radford, Metz & Chintala, *Unsupervised representation
 learning with deep convolutional generative adversarial networks* (ICLR 2016), for
@@ -10,12 +10,14 @@ at the modules (see :func:`guideline_report`) instead of reading a ``forward`` m
 Widths follow PyTorch's DCGAN example: the generator's 4×4 block has ``ngf * 2**(n-1)``
 channels for ``n = log2(image_size) - 2`` upsampling blocks, halving at every block, so
 ``Generator(ngf=64)`` is the example's network and ``Generator(ngf=128)`` the 1024-channel
-generator drawn in the paper's Figure 1.
+generator drawn in the paper's Figure 1. Unlike the example, the convolutions that no batch
+norm follows (G's output layer, D's first and last) keep their bias, so our networks have
+``nc`` (G) and ``ndf + 1`` (D) more parameters than the example's.
 
-Training (:func:`train_dcgan`) logs the losses and ``D(x)``, ``D(G(z))``, shows a
-progress bar, saves checkpoints holding everything needed to continue (networks,
-optimisers, step, history and every random-number generator state) and resumes from one
-with results identical to an uninterrupted run.
+This module is the math: torch only. Training, checkpoints and probes (``train_step``,
+``train_dcgan``, ``load_checkpoint``, ``digit_classes``...) are in
+:mod:`mlnotes_lib.experiments.dcgan` and still import from here; the figures are in
+:mod:`mlnotes_lib.plots.dcgan`.
 
 See book/dcgan.ipynb.
 """
@@ -23,38 +25,41 @@ See book/dcgan.ipynb.
 from __future__ import annotations
 
 import math
-import random
 from collections import OrderedDict
-from collections.abc import Mapping
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mlnotes_lib.conv import conv_output_size, conv_transpose_output_size
-from mlnotes_lib.gan import GENERATOR_LOSSES, discriminator_loss, generator_loss
 
 __all__ = [
     "Discriminator",
     "Generator",
-    "digit_classes",
+    "discriminator_features",
     "guideline_report",
     "interpolate_latents",
-    "latest_checkpoint",
     "layer_shapes",
-    "load_checkpoint",
     "make_optimizers",
-    "plot_progress",
-    "plot_shape_table",
     "shape_table",
-    "train_dcgan",
-    "train_step",
     "weights_init",
 ]
+
+# Names that moved to the experiments layer; ``dcgan.<name>`` still finds them there.
+_MOVED = {
+    "DCGANConfig", "DCGANResult", "digit_classes", "latest_checkpoint", "linear_probe",
+    "load_checkpoint", "train_dcgan", "train_step",
+}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from mlnotes_lib.experiments import dcgan as _experiments
+
+        return getattr(_experiments, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_positive_int(name: str, value: Any) -> int:
@@ -360,108 +365,6 @@ def guideline_report(G: nn.Sequential, D: nn.Sequential) -> dict[str, bool]:
     }
 
 
-def plot_shape_table(
-    ax: Axes, rows: list[tuple[str, ...]], *, header: tuple[str, ...], title: str | None = None
-) -> Axes:
-    """Draw a table of strings (e.g. the layer-by-layer shapes) on ``ax``.
-
-    Parameters
-    ----------
-    rows : list of tuples of str
-        The table body, one tuple per row, as many entries as ``header``.
-    header : tuple of str
-        Column titles.
-
-    See book/dcgan.ipynb.
-    """
-    if any(len(r) != len(header) for r in rows):
-        raise ValueError("rows must each have as many entries as header")
-    ax.set_axis_off()
-    table = ax.table(
-        cellText=[list(r) for r in rows],
-        colLabels=list(header),
-        loc="upper center",
-        cellLoc="left",
-        colLoc="left",
-    )
-    table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.scale(1.0, 1.25)
-    for (r, _), cell in table.get_celld().items():
-        cell.set_edgecolor("#bbbbbb")
-        if r == 0:
-            cell.set_text_props(weight="bold")
-            cell.set_facecolor("#eeeeee")
-    table.auto_set_column_width(list(range(len(header))))
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def plot_progress(
-    ax_images: Axes, ax_curves: Axes, history: Mapping[str, Any], index: int, *, n: int = 32
-) -> tuple[Axes, Axes]:
-    """Draw the ``index``-th sample grid of a training history and the curves up to it.
-
-    ``history`` as returned by :func:`train_dcgan` with ``sample_every``; the left axes
-    get ``n`` samples, the right axes ``D(x)`` and ``D(G(z))`` (smoothed over 10 steps)
-    over the whole run with a line at the grid's step.
-
-    See book/dcgan.ipynb.
-    """
-    from mlnotes_lib.plotting import COLORS, plot_image_grid
-
-    if not 0 <= index < len(history["sample_steps"]):
-        raise ValueError(f"index must be in [0, {len(history['sample_steps'])}), got {index}")
-    step = history["sample_steps"][index]
-    plot_image_grid(ax_images, history["samples"][index][:n], nrow=8)
-    ax_images.set_title(f"G(fixed z) after {step} steps")
-    k = 10
-    for key, label, color in [("d_real", "D(x)", "blue"), ("d_fake", "D(G(z))", "orange")]:
-        ys = np.convolve(np.asarray(history[key], dtype=float), np.ones(k) / k, mode="valid")
-        ax_curves.plot(np.arange(k, len(ys) + k), ys, label=label, color=COLORS[color])
-    ax_curves.axvline(step, color=COLORS["black"], lw=1, ls="--")
-    ax_curves.set_ylim(0, 1)
-    ax_curves.set_xlabel("step")
-    ax_curves.set_ylabel("mean probability")
-    ax_curves.legend(loc="center right")
-    return ax_images, ax_curves
-
-
-def digit_classes(images: Tensor) -> tuple[Tensor, Tensor]:
-    """Which digit each generated image shows, by a classifier of the real digits.
-
-    A 5-nearest-neighbour classifier holds scikit-learn's 1,797 real 8×8 digits; the
-    images are shrunk to 8×8 (area averaging) and mapped from [-1, 1] to the digits'
-    grey levels before it classifies them. A rough check that a generator makes every
-    digit, not a proper quality score.
-
-    Parameters
-    ----------
-    images : Tensor, shape (B, 1, H, W)
-        Generated digits in [-1, 1], ``H`` and ``W`` multiples of 8.
-
-    Returns
-    -------
-    labels : Tensor, shape (B,), int64
-    agreement : Tensor, shape (B,)
-        The fraction of the 5 nearest real digits that carry that label.
-
-    See book/dcgan.ipynb.
-    """
-    from sklearn.datasets import load_digits as _sk_load_digits
-    from sklearn.neighbors import KNeighborsClassifier
-
-    if images.dim() != 4 or images.shape[1] != 1 or images.shape[-1] % 8:
-        raise ValueError(f"images must have shape (B, 1, 8k, 8k), got {tuple(images.shape)}")
-    bunch = _sk_load_digits()
-    clf = KNeighborsClassifier(n_neighbors=5).fit(bunch.data / 16.0, bunch.target)
-    small = torch.nn.functional.adaptive_avg_pool2d(images.detach().float().cpu(), 8)
-    feats = ((small.flatten(1) + 1) / 2).clamp(0, 1).numpy()  # (B, 64) in [0, 1]
-    proba = clf.predict_proba(feats)
-    return torch.from_numpy(proba.argmax(1)), torch.from_numpy(proba.max(1))
-
-
 def interpolate_latents(z0: Tensor, z1: Tensor, t: float) -> Tensor:
     """The point ``(1 - t) z0 + t z1`` on the straight line between two latent vectors.
 
@@ -476,326 +379,43 @@ def interpolate_latents(z0: Tensor, z1: Tensor, t: float) -> Tensor:
     return torch.lerp(z0, z1, t)
 
 
-# ------------------------------------------------------------------------------ training
+def discriminator_features(D: nn.Sequential, x: Tensor, *, grid: int = 4) -> Tensor:
+    """The features a DCGAN discriminator computes, pooled and concatenated, per image.
 
-
-@contextmanager
-def _frozen(module: nn.Module):
-    """Turn off gradients for ``module``'s parameters (inputs still get theirs)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
-
-
-def train_step(
-    G: nn.Module,
-    D: nn.Module,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-    real: Tensor,
-    z: Tensor,
-    *,
-    loss: str = "non_saturating",
-) -> dict[str, float]:
-    """One DCGAN update: a discriminator step, then a generator step (Algorithm 1, k = 1).
-
-    The generated batch ``G(z)`` is computed once: detached for the discriminator's
-    step, and again through the updated discriminator for the generator's step. While
-    the generator learns, the discriminator's parameters are frozen, so backpropagation
-    computes only the gradient with respect to the images (a third less work in D).
+    After every hidden block (each LeakyReLU: the convolution, batch norm and activation
+    before the classifying convolution), the feature map is max-pooled to a
+    ``grid``×``grid`` spatial grid and flattened, as Radford et al. (2016) did for their
+    CIFAR-10 probe; the blocks' features are concatenated. Run it in eval mode and under
+    ``torch.no_grad()`` for a frozen feature extractor.
 
     Parameters
     ----------
-    real : Tensor, shape (B, nc, H, W)
-        A batch of real images in [-1, 1].
-    z : Tensor, shape (B, nz)
-        Latent vectors for the generated batch.
-    loss : {"minimax", "non_saturating"}
-        The generator's loss, see :func:`mlnotes_lib.gan.generator_loss`.
+    D : Discriminator
+    x : Tensor, shape (B, nc, image_size, image_size)
 
     Returns
     -------
-    dict
-        ``d_loss``, ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))
-        before the discriminator's step), as floats.
-
-    See book/dcgan.ipynb.
-    """
-    fake = G(z)  # (B, nc, H, W)
-    # discriminator: maximise log D(x) + log(1 - D(G(z)))
-    d_real = D(real)
-    d_fake = D(fake.detach())
-    d_loss = discriminator_loss(d_real, d_fake)
-    opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    opt_d.step()
-    # generator: through the updated discriminator, whose weights stay fixed here
-    with _frozen(D):
-        g_loss = generator_loss(D(fake), kind=loss)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-    opt_g.step()
-    return {
-        "d_loss": d_loss.item(),
-        "g_loss": g_loss.item(),
-        "d_real": d_real.detach().mean().item(),
-        "d_fake": d_fake.detach().mean().item(),
-    }
-
-
-_LOGGED = ("d_loss", "g_loss", "d_real", "d_fake")
-
-
-def _rng_state(gen: torch.Generator) -> dict[str, Any]:
-    np_state = np.random.get_state()  # noqa: NPY002 - the legacy global state is what we save
-    state = {
-        "data": gen.get_state(),
-        "torch": torch.get_rng_state(),
-        # numpy's state as plain types so the file loads with weights_only=True
-        "numpy": (
-            np_state[0],
-            torch.from_numpy(np_state[1].astype(np.int64)),
-            int(np_state[2]),
-            int(np_state[3]),
-            float(np_state[4]),
-        ),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(gen: torch.Generator, state: Mapping[str, Any]) -> None:
-    gen.set_state(state["data"])
-    torch.set_rng_state(state["torch"])
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))  # noqa: NPY002
-    version, internal, gauss_next = state["python"]
-    random.setstate((version, tuple(internal), gauss_next))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def latest_checkpoint(checkpoint_dir: str | Path) -> Path | None:
-    """The checkpoint with the highest step in ``checkpoint_dir`` (None if there is none).
-
-    See book/dcgan.ipynb.
-    """
-    files = sorted(Path(checkpoint_dir).glob("step_*.pt"))
-    return files[-1] if files else None
-
-
-def load_checkpoint(path: str | Path, *, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`train_dcgan` (safely, ``weights_only=True``).
-
-    ``path`` is a checkpoint file, or a directory whose latest checkpoint is loaded.
-
-    See book/dcgan.ipynb.
-    """
-    path = Path(path)
-    if path.is_dir():
-        found = latest_checkpoint(path)
-        if found is None:
-            raise ValueError(f"path: no step_*.pt checkpoint in {path}")
-        path = found
-    if not path.is_file():
-        raise ValueError(f"path: no checkpoint file {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
-
-
-@contextmanager
-def _num_threads(n: int | None):
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def train_dcgan(
-    G: Generator,
-    D: Discriminator,
-    data: Tensor,
-    steps: int,
-    *,
-    batch_size: int = 128,
-    loss: str = "non_saturating",
-    seed: int = 0,
-    checkpoint_dir: str | Path | None = None,
-    checkpoint_every: int = 500,
-    resume_from: str | Path | None = None,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-    sample_every: int | None = None,
-    fixed_z: Tensor | None = None,
-    channels_last: bool = True,
-    num_threads: int | None = None,
-) -> dict[str, Any]:
-    """Train a DCGAN for ``steps`` updates with Adam (lr 2e-4, beta1 0.5).
-
-    Each step draws ``batch_size`` real images uniformly at random from ``data`` and as
-    many latent vectors z ~ N(0, I), then calls :func:`train_step`. All randomness comes
-    from one ``torch.Generator`` seeded with ``seed`` (on the CPU, so the draws do not
-    depend on the device); its state and the global torch, CUDA, NumPy and Python
-    random states are saved in every checkpoint, so that resuming reproduces an
-    uninterrupted run bit for bit on the same device and thread count (on CUDA, only
-    with deterministic kernels: ``torch.use_deterministic_algorithms(True)``).
-
-    Parameters
-    ----------
-    G, D : Generator, Discriminator
-        The networks, trained in place; initialise them first (``G.apply(weights_init)``).
-    data : Tensor, shape (N, nc, image_size, image_size)
-        Real images in [-1, 1].
-    steps : int
-        Total number of updates; when resuming, the run continues up to this step.
-    batch_size : int
-        Images per minibatch (128 in the paper).
-    loss : {"minimax", "non_saturating"}
-        The generator's loss.
-    seed : int
-        Seed of the run's random-number generator (batches, z, ``fixed_z``).
-    checkpoint_dir : str or Path, optional
-        Where to write ``step_XXXXXX.pt`` every ``checkpoint_every`` steps and at the end.
-    resume_from : str or Path, optional
-        A checkpoint file (or a directory: its latest checkpoint) to continue from. The
-        networks and optimisers are loaded from it, replacing their current state.
-    device : str or torch.device, optional
-        Default: CUDA when available, else the CPU. ``G`` and ``D`` are moved there.
-    progress : bool
-        Show a ``tqdm.auto`` progress bar with the latest losses.
-    sample_every : int, optional
-        At step 0 and every ``sample_every`` steps, store ``G(fixed_z)``, computed in
-        eval mode, in the history.
-    fixed_z : Tensor, shape (K, nz), optional
-        Latent vectors for the samples; default 64 vectors drawn from ``seed``.
-    channels_last : bool
-        Keep activations in channels-last memory order, which is faster for these
-        convolutions on CPUs and on tensor-core GPUs; the results are the same up to
-        rounding.
-    num_threads : int, optional
-        Use this many CPU threads while training (restored afterwards).
-
-    Returns
-    -------
-    dict
-        ``step``, ``d_loss``, ``g_loss``, ``d_real``, ``d_fake`` (lists, one entry per
-        step), ``sample_steps`` (list of int) and ``samples`` (Tensor, shape
-        (len(sample_steps), K, nc, H, W), on the CPU).
+    Tensor, shape (B, F)
+        ``F = grid² · (ndf + 2 ndf + ... )``, one term per hidden block.
 
     Raises
     ------
     ValueError
-        If ``steps`` < 0, ``batch_size``, ``checkpoint_every`` or ``sample_every`` < 1,
-        ``loss`` is unknown, ``data`` does not match the generator's output shape, or
-        ``resume_from`` is not a checkpoint.
+        If ``x`` does not have D's input shape.
 
     See book/dcgan.ipynb.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    batch_size = _check_positive_int("batch_size", batch_size)
-    checkpoint_every = _check_positive_int("checkpoint_every", checkpoint_every)
-    if sample_every is not None:
-        sample_every = _check_positive_int("sample_every", sample_every)
-    if loss not in GENERATOR_LOSSES:
-        raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {loss!r}")
-    want = (G.nc, G.image_size, G.image_size)
-    if not isinstance(data, Tensor) or data.dim() != 4 or tuple(data.shape[1:]) != want:
-        shape = tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__
-        raise ValueError(f"data must have shape (N, {', '.join(map(str, want))}), got {shape}")
-
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    G.to(device, memory_format=fmt)
-    D.to(device, memory_format=fmt)
-    data = data.to(device).contiguous(memory_format=fmt)
-    opt_g, opt_d = make_optimizers(G, D)
-    gen = torch.Generator().manual_seed(seed)
-    if fixed_z is None:
-        fixed_z = torch.randn(64, G.nz, generator=torch.Generator().manual_seed(seed + 1))
-    fixed_z = fixed_z.to(device)
-
-    history: dict[str, Any] = {k: [] for k in ("step", *_LOGGED, "sample_steps")}
-    samples: list[Tensor] = []
-    start = 0
-    if resume_from is not None:
-        try:
-            ckpt = load_checkpoint(resume_from, map_location=device)
-        except ValueError as err:
-            raise ValueError(f"resume_from: {err}") from None
-        G.load_state_dict(ckpt["G"])
-        D.load_state_dict(ckpt["D"])
-        opt_g.load_state_dict(ckpt["opt_g"])
-        opt_d.load_state_dict(ckpt["opt_d"])
-        _set_rng_state(gen, ckpt["rng"])
-        start = int(ckpt["step"])
-        history = {k: list(v) for k, v in ckpt["history"].items() if k != "samples"}
-        samples = list(ckpt["history"]["samples"])
-
-    def take_samples(step: int) -> None:
-        G.eval()
-        with torch.no_grad():
-            samples.append(G(fixed_z).float().cpu())
-        G.train()
-        history["sample_steps"].append(step)
-
-    def save(step: int) -> None:
-        path = Path(checkpoint_dir) / f"step_{step:06d}.pt"
-        hist = {**history, "samples": torch.stack(samples) if samples else torch.empty(0)}
-        state = {
-            "G": G.state_dict(),
-            "D": D.state_dict(),
-            "opt_g": opt_g.state_dict(),
-            "opt_d": opt_d.state_dict(),
-            "step": step,
-            "history": hist,
-            "rng": _rng_state(gen),
-            "config": {"batch_size": batch_size, "loss": loss, "seed": seed},
-        }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)  # never leave a half-written checkpoint behind
-
-    if checkpoint_dir is not None:
-        Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
-    G.train()
-    D.train()
-    if sample_every is not None and start == 0:
-        take_samples(0)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=steps, initial=start, disable=not progress, desc="DCGAN", unit="step")
-    with _num_threads(num_threads):
-        for step in range(start + 1, steps + 1):
-            idx = torch.randint(len(data), (batch_size,), generator=gen)
-            z = torch.randn(batch_size, G.nz, generator=gen)
-            logs = train_step(G, D, opt_g, opt_d, data[idx.to(device)], z.to(device), loss=loss)
-            history["step"].append(step)
-            for k in _LOGGED:
-                history[k].append(logs[k])
-            if sample_every is not None and step % sample_every == 0:
-                take_samples(step)
-            if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == steps):
-                save(step)
-            bar.set_postfix(
-                d_loss=f"{logs['d_loss']:.3f}",
-                g_loss=f"{logs['g_loss']:.3f}",
-                Dx=f"{logs['d_real']:.2f}",
-                DGz=f"{logs['d_fake']:.2f}",
-                refresh=False,
-            )
-            bar.update(1)
-    bar.close()
-    G.to(memory_format=torch.contiguous_format)
-    D.to(memory_format=torch.contiguous_format)
-    history["samples"] = torch.stack(samples) if samples else torch.empty(0)
-    return history
+    want = (D.nc, D.image_size, D.image_size)
+    if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != want:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must have shape (B, {', '.join(map(str, want))}), got {shape}")
+    feats = []
+    for module in D.children():
+        if isinstance(module, nn.LeakyReLU):
+            x = module(x)
+            feats.append(F.adaptive_max_pool2d(x, grid).flatten(1))  # (B, C * grid²)
+        else:
+            x = module(x)
+        if isinstance(module, nn.Conv2d) and module.out_channels == 1:
+            break  # the classifier: everything before it was hidden
+    return torch.cat(feats, dim=1)

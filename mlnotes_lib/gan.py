@@ -1,61 +1,79 @@
-"""Generative adversarial networks: the losses, the optimal discriminator, Algorithm 1.
+"""Generative adversarial networks: the players' costs, the theory, toy networks, one step.
 
 Scope: the original GAN game of Goodfellow et al. (2014) and the generator costs of
-Goodfellow's NIPS 2016 tutorial, on toy problems that train in seconds on a CPU.
+Goodfellow's NIPS 2016 tutorial, on toy problems that train in seconds on a CPU. This
+module is the math: torch only, no drawing. The chapter's runs (Algorithm 1's loop, the
+toy problem, seed sweeps) are in :mod:`mlnotes_lib.experiments.gan`, the figures in
+:mod:`mlnotes_lib.plots.gan`.
 
 - :func:`discriminator_loss`, :func:`generator_loss`: the players' costs, computed from the
   discriminator's *probabilities* ``D(x)`` in [0, 1] (a sigmoid ends the discriminator).
   The DCGAN chapter uses the same two functions.
-- :func:`optimal_discriminator`, :func:`js_divergence`, :func:`value_function`: the theory
-  (``D* = p_data / (p_data + p_model)`` and ``V(G, D*) = -log 4 + 2 JSD``) on densities
-  tabulated on a uniform 1-D grid.
+- :func:`optimal_discriminator`, :func:`js_divergence`, :func:`value_function`,
+  :func:`nonsaturating_divergence`: the theory (``D* = p_data / (p_data + p_model)``,
+  ``V(D*, G) = -log 4 + 2 JSD``) on tabulated densities.
+- :func:`bilinear_game`: gradient play on ``V(x, y) = x y``, the tutorial's example of a
+  game that gradient steps do not solve.
 - :func:`gaussian_mixture`, :func:`mixture_sampler`, :func:`toy_generator`,
-  :func:`toy_discriminator`: a 1-D (or d-D) toy problem and two small MLPs.
-- :func:`train_gan`: Algorithm 1 of Goodfellow et al. (2014), k discriminator steps per
-  generator step, returning the loss history and optional snapshots for a replay.
-- :func:`plot_snapshot`: one frame of a 1-D training run (data density, generated
-  samples, discriminator).
+  :func:`toy_discriminator`, :func:`ensemble`: a 1-D toy problem and small MLPs, and
+  several independent copies of a network trained as one.
+
+The trainers that used to live here (``train_gan``, ``train_toy_gan``, ``fit_discriminator``,
+``mode_coverage``, ``TOY_MEANS``...) and the one GAN step both trainers use
+(``gan_step``) are in :mod:`mlnotes_lib.experiments.gan`, and still import from here.
 
 See book/gan.ipynb.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
 import torch
-from matplotlib.axes import Axes
 from torch import Tensor, nn
 
-from mlnotes_lib import losses
+from mlnotes_lib import _common, losses
 
 __all__ = [
     "GENERATOR_LOSSES",
-    "TOY_MEANS",
-    "TOY_NZ",
-    "TOY_STD",
+    "UPDATE_RULES",
+    "EnsembleLinear",
+    "bilinear_flow",
+    "bilinear_game",
     "discriminator_loss",
-    "fit_discriminator",
+    "ensemble",
     "gaussian_mixture",
     "generator_loss",
     "js_divergence",
     "mixture_sampler",
-    "mode_coverage",
+    "nonsaturating_divergence",
     "optimal_discriminator",
-    "plot_snapshot",
-    "plot_training_curves",
     "toy_discriminator",
     "toy_generator",
-    "toy_grid",
-    "train_gan",
-    "train_toy_gan",
     "value_function",
 ]
 
 #: The generator costs that :func:`generator_loss` knows.
-GENERATOR_LOSSES = ("minimax", "non_saturating")
+GENERATOR_LOSSES = ("minimax", "non_saturating", "maximum_likelihood")
+#: The update rules of :func:`bilinear_game`.
+UPDATE_RULES = ("simultaneous", "alternating")
+
+# Names that moved to the experiments layer; ``gan.<name>`` still finds them there.
+_MOVED = {
+    "TOY_MEANS", "TOY_NZ", "TOY_STD", "GANConfig", "GANResult", "fit_discriminator",
+    "mode_coverage", "modes_covered", "toy_grid", "train_gan", "train_toy_gan",
+    "train_toy_gans", "ToySweep", "gan_step", "frozen", "_grad_norm",
+}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        from mlnotes_lib.experiments import gan as _experiments
+
+        return getattr(_experiments, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- checks
@@ -137,19 +155,24 @@ def generator_loss(d_fake: Tensor, kind: str = "non_saturating") -> Tensor:
     ``kind="non_saturating"`` is the heuristic :math:`-\mathbb{E}_z \log D(G(z))`, the
     binary cross-entropy of the generated batch against the label "real": its gradient
     stays large when the discriminator confidently rejects the samples. Logs are clamped
-    at -100 as in ``F.binary_cross_entropy``.
+    at -100 as in ``F.binary_cross_entropy``. ``kind="maximum_likelihood"`` is the
+    tutorial's :math:`-\mathbb{E}_z \exp(\sigma^{-1}(D(G(z)))) = -\mathbb{E}_z D/(1 - D)`,
+    whose expected gradient is that of maximum likelihood when ``D`` is optimal; it is
+    ``-inf`` where ``D(G(z)) = 1``. The tutorial's factor 1/2 is left out of all three
+    (it changes no direction).
 
     Parameters
     ----------
     d_fake : Tensor, any non-empty shape
         ``D(G(z))`` on a batch of generated samples, values in [0, 1].
-    kind : {"minimax", "non_saturating"}
+    kind : {"minimax", "non_saturating", "maximum_likelihood"}
         Which generator cost.
 
     Returns
     -------
     Tensor, shape ()
-        The cost: at most 0 for ``"minimax"``, at least 0 for ``"non_saturating"``.
+        The cost: at most 0 for ``"minimax"`` and ``"maximum_likelihood"``, at least 0
+        for ``"non_saturating"``.
 
     Raises
     ------
@@ -164,6 +187,9 @@ def generator_loss(d_fake: Tensor, kind: str = "non_saturating") -> Tensor:
     if kind == "minimax":
         # E log(1 - D) = -BCE(D, 0)
         return -losses.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))
+    if kind == "maximum_likelihood":
+        # exp(logit(D)) = D / (1 - D): the density ratio p_data / p_model at the optimal D
+        return -(d_fake / (1 - d_fake)).mean()
     return losses.binary_cross_entropy(d_fake, torch.ones_like(d_fake))
 
 
@@ -249,11 +275,11 @@ def js_divergence(p_data: Tensor, p_model: Tensor, dx: float) -> Tensor:
 
 
 def value_function(p_data: Tensor, p_model: Tensor, d: Tensor, dx: float) -> Tensor:
-    r"""The game's value :math:`V(G, D)` for 1-D densities and a discriminator on a grid.
+    r"""The game's value :math:`V(D, G)` for 1-D densities and a discriminator on a grid.
 
     .. math::
 
-        V(G, D) = \int p_\text{data}(x) \log D(x) \, dx
+        V(D, G) = \int p_\text{data}(x) \log D(x) \, dx
                 + \int p_\text{model}(x) \log\bigl(1 - D(x)\bigr) \, dx
                 = -2 J^{(D)},
 
@@ -275,7 +301,7 @@ def value_function(p_data: Tensor, p_model: Tensor, d: Tensor, dx: float) -> Ten
     Returns
     -------
     Tensor, shape (...)
-        ``V(G, D)``; at most 0, and ``-log 4 + 2 JSD`` for ``d = D*``.
+        ``V(D, G)``; at most 0, and ``-log 4 + 2 JSD`` for ``d = D*``.
 
     Raises
     ------
@@ -295,6 +321,134 @@ def value_function(p_data: Tensor, p_model: Tensor, d: Tensor, dx: float) -> Ten
     log_d = torch.log(d).clamp(min=losses.LOG_CLAMP)
     log_1md = torch.log1p(-d).clamp(min=losses.LOG_CLAMP)
     return (p * log_d + q * log_1md).sum(dim=-1)
+
+
+def _check_probability_vector(p: Tensor, name: str) -> Tensor:
+    p = torch.as_tensor(p)
+    if not p.is_floating_point():
+        p = p.to(torch.get_default_dtype())
+    if p.dim() == 0 or p.numel() == 0:
+        raise ValueError(f"{name} must not be empty: give probabilities, shape (..., n)")
+    if not bool(((p >= 0) & (p <= 1)).all()):
+        raise ValueError(f"{name} must hold probabilities in [0, 1]")
+    err = (p.sum(dim=-1) - 1).abs().max().item()
+    if not err <= max(1e-6, math.sqrt(torch.finfo(p.dtype).eps)):
+        raise ValueError(f"{name} must sum to 1 over its last dimension (off by {err:.3g})")
+    return p
+
+
+def nonsaturating_divergence(p_data: Tensor, p_model: Tensor) -> Tensor:
+    r"""What the non-saturating generator's gradient descends at the optimal discriminator.
+
+    .. math::
+
+        D_\text{KL}(p_\text{model} \,\|\, p_\text{data})
+        - 2\,\mathrm{JSD}(p_\text{data} \,\|\, p_\text{model}),
+
+    on discrete distributions. Arjovsky & Bottou (2017, Theorem 2.5) show that with
+    ``D = D*`` held fixed, the expected gradient of :math:`-\mathbb{E}_z \log D(G(z))`
+    is the gradient of this quantity; its *value* is not the non-saturating cost (that
+    is :math:`\mathbb{E}_{p_\text{model}} \log(1 + p_\text{model}/p_\text{data})`, which
+    differs by terms whose gradient vanishes). It is ``inf`` where ``p_model`` puts mass
+    on an outcome of probability zero under ``p_data``.
+
+    Parameters
+    ----------
+    p_data, p_model : Tensor, shape (..., n)
+        Probabilities of ``n`` outcomes, each in [0, 1], summing to 1 on the last
+        dimension.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        The divergence in nats; 0 when the distributions agree.
+
+    Raises
+    ------
+    ValueError
+        If a probability leaves [0, 1], a distribution does not sum to 1, or the shapes
+        differ.
+
+    See book/gan.ipynb.
+    """
+    p_data = _check_probability_vector(p_data, "p_data")
+    p_model = _check_probability_vector(p_model, "p_model")
+    jsd = js_divergence(p_data, p_model, 1.0)  # probabilities: a density on cells of width 1
+    return losses.kl_divergence(p_model, p_data) - 2 * jsd
+
+
+# ------------------------------------------------------------------ the bilinear game
+def bilinear_game(
+    x0: float, y0: float, lr: float, steps: int, update: str = "simultaneous"
+) -> Tensor:
+    r"""Gradient play on :math:`V(x, y) = xy`: ``x`` descends, ``y`` ascends.
+
+    The only equilibrium is (0, 0). ``"simultaneous"`` steps both players from the same
+    point, :math:`x' = x - \eta y,\ y' = y + \eta x`, which multiplies the distance from
+    the equilibrium by :math:`\sqrt{1 + \eta^2}` every step: an outward spiral.
+    ``"alternating"`` lets ``y`` answer the updated ``x``, :math:`y' = y + \eta x'`, a map
+    of determinant 1 that keeps the points on a closed orbit (for :math:`\eta < 2`).
+    Neither converges; the continuous-time flow (:func:`bilinear_flow`) circles.
+
+    Parameters
+    ----------
+    x0, y0 : float
+        The starting point.
+    lr : float
+        The step size :math:`\eta` > 0.
+    steps : int
+        Number of steps, >= 0.
+    update : {"simultaneous", "alternating"}
+        The update rule.
+
+    Returns
+    -------
+    Tensor, shape (steps + 1, 2), float64
+        The points :math:`(x_t, y_t)`, starting with ``(x0, y0)``.
+
+    Raises
+    ------
+    ValueError
+        If ``update`` is unknown, ``lr`` <= 0 or ``steps`` < 0.
+
+    See book/gan.ipynb.
+    """
+    if update not in UPDATE_RULES:
+        raise ValueError(f"update must be one of {UPDATE_RULES}, got {update!r}")
+    lr = _common.check_positive("lr", lr)
+    steps = _common.check_int("steps", steps, minimum=0)
+    x, y = float(x0), float(y0)
+    path = [(x, y)]
+    for _ in range(steps):
+        if update == "simultaneous":
+            x, y = x - lr * y, y + lr * x  # both gradients taken at the old point
+        else:
+            x = x - lr * y
+            y = y + lr * x  # y answers the new x
+        path.append((x, y))
+    return torch.tensor(path, dtype=torch.float64)
+
+
+def bilinear_flow(x0: float, y0: float, t: Tensor) -> Tensor:
+    r"""The continuous-time gradient flow of :math:`V(x, y) = xy` from ``(x0, y0)``.
+
+    :math:`\dot x = -y,\ \dot y = x` is a rotation: :math:`x(t) = x_0\cos t - y_0\sin t`,
+    :math:`y(t) = x_0\sin t + y_0\cos t`, a circle around the equilibrium.
+
+    Parameters
+    ----------
+    t : Tensor, shape (T,)
+        Times.
+
+    Returns
+    -------
+    Tensor, shape (T, 2), float64
+
+    See book/gan.ipynb.
+    """
+    t = torch.as_tensor(t, dtype=torch.float64)
+    c, s = torch.cos(t), torch.sin(t)
+    return torch.stack([x0 * c - y0 * s, x0 * s + y0 * c], dim=-1)
 
 
 # ----------------------------------------------------------------------- toy problem
@@ -425,488 +579,54 @@ def toy_discriminator(in_features: int = 1, hidden: int = 32) -> nn.Sequential:
     )
 
 
-# -------------------------------------------------------------------------- training
-def fit_discriminator(
-    D: nn.Module,
-    sample_data: Callable[[int], Tensor],
-    sample_model: Callable[[int], Tensor],
-    steps: int,
-    *,
-    batch_size: int = 128,
-    lr: float = 1e-2,
-    seed: int | None = None,
-    num_threads: int | None = 1,
-) -> list[float]:
-    """Train only the discriminator, against a fixed model distribution, with Adam.
+class EnsembleLinear(nn.Module):
+    """``S`` independent linear layers applied at once: (S, m, in) -> (S, m, out).
 
-    This is the inner loop of Algorithm 1 run to (near) convergence: it minimises
-    :func:`discriminator_loss` on fresh minibatches of real samples (label 1) and of
-    ``sample_model`` samples (label 0), so ``D`` approaches
-    :func:`optimal_discriminator`.
+    Member ``s`` computes ``x[s] @ weight[s].T + bias[s]``, exactly what an ``nn.Linear``
+    with those weights computes, in one batched matrix product: small networks train
+    many seeds in about the time of one.
 
-    Parameters
-    ----------
-    D : nn.Module
-        The discriminator: samples -> probabilities in [0, 1], one per sample.
-    sample_data, sample_model : callable
-        ``sample_data(m)``, ``sample_model(m)`` return ``m`` real and ``m`` model samples.
-    steps : int
-        Number of Adam updates, >= 0.
-    batch_size : int
-        Samples of each kind per update.
-    lr : float
-        Adam's learning rate.
-    seed, num_threads : int, optional
-        As in :func:`train_gan`.
+    See book/gan.ipynb.
+    """
 
-    Returns
-    -------
-    list of float
-        The discriminator's cost at each update.
+    def __init__(self, weight: Tensor, bias: Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(weight)  # (S, out, in)
+        self.bias = nn.Parameter(bias)  # (S, out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.baddbmm(self.bias[:, None, :], x, self.weight.transpose(1, 2))
+
+
+def ensemble(nets: Sequence[nn.Sequential]) -> nn.Sequential:
+    """``S`` networks of the same architecture as one network over a leading member axis.
+
+    Each ``nn.Linear`` becomes an :class:`EnsembleLinear` holding the members' weights
+    (copied), activations are kept, and a final ``nn.Flatten(0)`` becomes
+    ``nn.Flatten(1)``: the ensemble maps (S, m, in) to (S, m, out), or to (S, m)
+    probabilities for :func:`toy_discriminator`. Member ``s`` starts as ``nets[s]``.
 
     Raises
     ------
     ValueError
-        If ``steps`` < 0, ``batch_size`` < 1 or ``lr`` is not positive.
+        If ``nets`` is empty or the networks differ in architecture.
 
     See book/gan.ipynb.
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    old_threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    history = []
-    try:
-        with torch.random.fork_rng(devices=[], enabled=seed is not None):
-            if seed is not None:
-                torch.manual_seed(seed)
-            device = next(D.parameters()).device
-            opt = _optimizer_factory("adam", (0.5, 0.999), 0.0)(D.parameters(), lr)
-            for _ in range(steps):
-                x = sample_data(batch_size).to(device)
-                with torch.no_grad():
-                    fake = sample_model(batch_size).to(device)
-                j_d = discriminator_loss(D(x).reshape(-1), D(fake).reshape(-1))
-                opt.zero_grad(set_to_none=True)
-                j_d.backward()
-                opt.step()
-                history.append(j_d.item())
-    finally:
-        torch.set_num_threads(old_threads)
-    return history
-
-
-def _grad_norm(module: nn.Module) -> float:
-    sq = sum(float(p.grad.pow(2).sum()) for p in module.parameters() if p.grad is not None)
-    return math.sqrt(sq)
-
-
-def train_gan(
-    G: nn.Module,
-    D: nn.Module,
-    sample_data: Callable[[int], Tensor],
-    sample_z: Callable[[int], Tensor],
-    steps: int,
-    k: int = 1,
-    *,
-    loss: str = "non_saturating",
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    lr_d: float | None = None,
-    betas: tuple[float, float] = (0.5, 0.999),
-    optimizer: str = "adam",
-    momentum: float = 0.9,
-    snapshot_at: Sequence[int] = (),
-    snapshot_z: Tensor | None = None,
-    snapshot_x: Tensor | None = None,
-    seed: int | None = None,
-    num_threads: int | None = 1,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Train a GAN with Algorithm 1 of Goodfellow et al. (2014).
-
-    Each of the ``steps`` iterations makes ``k`` discriminator updates, each on a fresh
-    minibatch of ``batch_size`` real samples and ``batch_size`` generated ones (the
-    generator held fixed), descending :func:`discriminator_loss` (that is, ascending
-    the value function); then one generator update on a fresh minibatch of noise,
-    descending :func:`generator_loss` of the chosen ``loss``. ``loss="minimax"`` is the
-    algorithm exactly as printed; ``"non_saturating"`` is the variant the paper
-    recommends in practice. Both players use Adam (the paper allows any gradient-based
-    rule; it used momentum).
-
-    Parameters
-    ----------
-    G : nn.Module
-        The generator: (m, ...) noise -> (m, ...) samples.
-    D : nn.Module
-        The discriminator: samples -> probabilities in [0, 1], one per sample (any
-        shape with ``m`` elements, e.g. (m,) or (m, 1)).
-    sample_data : callable
-        ``sample_data(m)`` returns ``m`` real samples.
-    sample_z : callable
-        ``sample_z(m)`` returns ``m`` noise vectors.
-    steps : int
-        Number of iterations (generator updates), >= 0.
-    k : int
-        Discriminator updates per generator update, >= 1.
-    loss : {"minimax", "non_saturating"}
-        The generator's cost.
-    batch_size : int
-        The minibatch size ``m``.
-    lr, lr_d : float
-        Adam's learning rate for the generator and for the discriminator (``lr_d``
-        defaults to ``lr``).
-    betas : (float, float)
-        Adam's betas, for both players.
-    snapshot_at : sequence of int
-        Iterations (0 = before training, ``steps`` = after it) at which to record
-        ``G(snapshot_z)`` and, if given, ``D(snapshot_x)``, both in eval mode.
-    snapshot_z : Tensor, optional
-        Fixed noise for the snapshots; by default ``sample_z(512)`` drawn once.
-    snapshot_x : Tensor, optional
-        Points at which to record the discriminator in the snapshots.
-    seed : int, optional
-        Seed the run's sampling with ``torch.manual_seed(seed)`` inside a forked RNG (so
-        the caller's random state is left untouched). The networks' initial weights are
-        the caller's business.
-    num_threads : int, optional
-        Torch threads while training (restored afterwards); 1 makes runs reproducible
-        across machines and is fastest for small networks. ``None`` leaves it alone.
-    progress : callable, optional
-        ``progress(done, total)`` is called about a hundred times during the run.
-
-    Returns
-    -------
-    dict
-        ``"d_loss"``, ``"g_loss"``: lists of ``steps`` floats (the discriminator's cost
-        averaged over its ``k`` updates, the generator's cost); ``"d_real"``,
-        ``"d_fake"``: mean ``D(x)`` and ``D(G(z))`` on the discriminator's minibatches;
-        ``"g_grad_norm"``: the norm of the generator's gradient at each update;
-        ``"snapshots"``: dict iteration -> Tensor of generated samples;
-        ``"d_snapshots"``: dict iteration -> Tensor of ``D(snapshot_x)`` (empty without
-        ``snapshot_x``).
-
-    Raises
-    ------
-    ValueError
-        If ``k`` < 1, ``steps`` < 0, ``batch_size`` < 1, ``loss`` is unknown, a learning
-        rate is not positive, or a ``snapshot_at`` entry is outside [0, steps].
-
-    See book/gan.ipynb.
-    """
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be an integer >= 1 (discriminator steps), got {k!r}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if loss not in GENERATOR_LOSSES:
-        raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {loss!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    lr_d = lr if lr_d is None else lr_d
-    if not (lr > 0 and lr_d > 0):
-        raise ValueError(f"lr and lr_d must be positive, got lr={lr!r}, lr_d={lr_d!r}")
-    snapshot_at = sorted(set(int(s) for s in snapshot_at))
-    if snapshot_at and not (0 <= snapshot_at[0] and snapshot_at[-1] <= steps):
-        raise ValueError(f"snapshot_at must hold iterations in [0, steps={steps}]")
-
-    old_threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    try:
-        with torch.random.fork_rng(devices=[], enabled=seed is not None):
-            if seed is not None:
-                torch.manual_seed(seed)
-            return _algorithm_1(
-                G, D, sample_data, sample_z, steps, k, loss, batch_size,
-                _optimizer_factory(optimizer, betas, momentum), lr, lr_d,
-                snapshot_at, snapshot_z, snapshot_x, progress,
-            )  # fmt: skip
-    finally:
-        torch.set_num_threads(old_threads)
-
-
-def _optimizer_factory(name: str, betas, momentum) -> Callable:
-    if name == "sgd":
-        return lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=momentum)
-
-    def adam(params, lr):
-        params = list(params)
-        # the fused kernel is 2-3 times faster for small networks on the CPU
-        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)
-
-    return adam
-
-
-def _algorithm_1(
-    G, D, sample_data, sample_z, steps, k, loss, m, make_optimizer, lr, lr_d,
-    snapshot_at, snapshot_z, snapshot_x, progress,
-) -> dict:  # fmt: skip
-    device = next(D.parameters()).device
-    d_params = [p for p in D.parameters() if p.requires_grad]  # the ones D's steps train
-    opt_d = make_optimizer(d_params, lr_d)
-    opt_g = make_optimizer(G.parameters(), lr)
-    history: dict = {
-        "d_loss": [], "g_loss": [], "d_real": [], "d_fake": [], "g_grad_norm": [],
-        "snapshots": {}, "d_snapshots": {},
-    }  # fmt: skip
-    if snapshot_at and snapshot_z is None:
-        snapshot_z = sample_z(512)
-    wanted = set(snapshot_at)
-    report_every = max(1, steps // 100)
-
-    def snapshot(step: int) -> None:
-        modes = (G.training, D.training)
-        G.eval()
-        D.eval()
-        with torch.no_grad():
-            history["snapshots"][step] = G(snapshot_z.to(device)).detach().cpu()
-            if snapshot_x is not None:
-                history["d_snapshots"][step] = D(snapshot_x.to(device)).reshape(-1).cpu()
-        G.train(modes[0])
-        D.train(modes[1])
-
-    if 0 in wanted:
-        snapshot(0)
-    for step in range(1, steps + 1):
-        # k steps of the discriminator, the generator held fixed
-        d_loss = d_real = d_fake = 0.0
-        for _ in range(k):
-            x = sample_data(m).to(device)
-            with torch.no_grad():
-                fake = G(sample_z(m).to(device))
-            p_real = D(x).reshape(-1)  # (m,)
-            p_fake = D(fake).reshape(-1)  # (m,)
-            j_d = discriminator_loss(p_real, p_fake)
-            opt_d.zero_grad(set_to_none=True)
-            j_d.backward()
-            opt_d.step()
-            d_loss += j_d.item() / k
-            d_real += p_real.mean().item() / k
-            d_fake += p_fake.mean().item() / k
-        # one step of the generator on fresh noise; D's weights need no gradient here
-        for p in d_params:
-            p.requires_grad_(False)
-        try:
-            p_fake = D(G(sample_z(m).to(device))).reshape(-1)
-            j_g = generator_loss(p_fake, loss)
-            opt_g.zero_grad(set_to_none=True)
-            j_g.backward()
-            opt_g.step()
-        finally:
-            for p in d_params:
-                p.requires_grad_(True)
-
-        history["d_loss"].append(d_loss)
-        history["g_loss"].append(j_g.item())
-        history["d_real"].append(d_real)
-        history["d_fake"].append(d_fake)
-        history["g_grad_norm"].append(_grad_norm(G))
-        if step in wanted:
-            snapshot(step)
-        if progress is not None and (step % report_every == 0 or step == steps):
-            progress(step, steps)
-    return history
-
-
-# ------------------------------------------------------------------- the toy problem
-#: The chapter's toy data: an equal mixture of two 1-D Gaussians at -2 and +2 ...
-TOY_MEANS = (-2.0, 2.0)
-#: ... each with standard deviation 0.4.
-TOY_STD = 0.4
-#: The toy generator's noise dimension (z ~ N(0, I)).
-TOY_NZ = 4
-
-
-def toy_grid(n: int = 201) -> Tensor:
-    """The 1-D grid, shape (n,), on which the chapter draws densities and ``D(x)``: [-5, 5].
-
-    See book/gan.ipynb.
-    """
-    return torch.linspace(-5.0, 5.0, n)
-
-
-def train_toy_gan(
-    *,
-    loss: str = "non_saturating",
-    k: int = 1,
-    lr: float = 2e-3,
-    steps: int = 300,
-    optimizer: str = "adam",
-    seed: int = 0,
-    snapshot_at: Sequence[int] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Train the chapter's toy GAN: :func:`toy_generator` against :func:`toy_discriminator`
-    on the two-Gaussian mixture (``TOY_MEANS``, ``TOY_STD``), with :func:`train_gan`.
-
-    The networks are initialised from ``seed`` and the run's sampling from ``seed + 1``,
-    so a call is reproducible and leaves the caller's random state alone.
-
-    Parameters
-    ----------
-    loss, k, lr, optimizer, progress
-        As in :func:`train_gan` (batch size 128, 1 thread).
-    steps : int
-        Generator updates.
-    seed : int
-        The run's seed.
-    snapshot_at : sequence of int, optional
-        Iterations to snapshot; by default only the last one.
-
-    Returns
-    -------
-    dict
-        :func:`train_gan`'s history, plus ``"x"`` (the :func:`toy_grid`, shape (201,)),
-        ``"p_data"`` (the data density on it), ``"G"`` and ``"D"`` (the trained networks)
-        and ``"settings"`` (this call's arguments).
-
-    Raises
-    ------
-    ValueError
-        As :func:`train_gan`.
-
-    See book/gan.ipynb.
-    """
-    settings = dict(loss=loss, k=k, lr=lr, steps=steps, optimizer=optimizer, seed=seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G, D = toy_generator(TOY_NZ), toy_discriminator(1)
-    x = toy_grid()
-    history = train_gan(
-        G,
-        D,
-        mixture_sampler(TOY_MEANS, TOY_STD),
-        lambda m: torch.randn(m, TOY_NZ),
-        steps,
-        k,
-        loss=loss,
-        lr=lr,
-        optimizer=optimizer,
-        batch_size=128,
-        snapshot_at=[steps] if snapshot_at is None else snapshot_at,
-        snapshot_x=x[:, None],  # (201, 1)
-        seed=seed + 1,
-        progress=progress,
-    )
-    history.update(x=x, p_data=gaussian_mixture(x, TOY_MEANS, TOY_STD), G=G, D=D)
-    history["settings"] = settings
-    return history
-
-
-def mode_coverage(samples: Tensor, means: Sequence[float] = TOY_MEANS, radius: float = 1.0):
-    """Fraction of 1-D samples within ``radius`` of each mode, shape (K,).
-
-    A generator that covers every mode of an equal mixture scores about 1/K each (a bit
-    less: some samples fall between the modes); one that collapsed scores near 1 on one
-    mode and 0 on the others.
-
-    See book/gan.ipynb.
-    """
-    s = torch.as_tensor(samples).reshape(-1, 1)  # (m, 1)
-    centres = torch.as_tensor(means, dtype=s.dtype)  # (K,)
-    return ((s - centres).abs() < radius).to(s.dtype).mean(dim=0)
-
-
-# -------------------------------------------------------------------------- plotting
-def plot_snapshot(
-    ax: Axes,
-    x: Tensor,
-    p_data: Tensor,
-    samples: Tensor | None = None,
-    d: Tensor | None = None,
-    *,
-    bins: int = 60,
-    ylim: float | None = None,
-) -> Axes:
-    """Draw one moment of a 1-D GAN: the data density, a histogram of generated samples,
-    and the discriminator's ``D(x)`` on a second y-axis.
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
-        Where to draw.
-    x : Tensor, shape (n,)
-        Grid of points (sorted).
-    p_data : Tensor, shape (n,)
-        The data density on ``x``.
-    samples : Tensor, shape (m,) or (m, 1), optional
-        Generated samples, shown as a density histogram over the range of ``x``.
-    d : Tensor, shape (n,), optional
-        The discriminator's probabilities on ``x``.
-    bins : int
-        Histogram bins.
-    ylim : float, optional
-        Upper limit of the density axis.
-
-    Returns
-    -------
-    Axes
-        ``ax`` (the discriminator's twin axis is ``ax.d_axis`` when ``d`` is given).
-
-    See book/gan.ipynb.
-    """
-    from mlnotes_lib.plotting import COLORS
-
-    xs = np.asarray(x, dtype=float).reshape(-1)
-    ax.plot(xs, np.asarray(p_data, dtype=float), color=COLORS["black"], lw=1.5, label="$p_{data}$")
-    if samples is not None:
-        s = np.asarray(samples, dtype=float).reshape(-1)
-        ax.hist(
-            s, bins=bins, range=(xs[0], xs[-1]), density=True, color=COLORS["green"], alpha=0.45,
-            label="samples of $G$",
-        )  # fmt: skip
-    ax.set_xlim(xs[0], xs[-1])
-    if ylim is not None:
-        ax.set_ylim(0, ylim)
-    ax.set_xlabel("$x$")
-    ax.set_ylabel("density")
-    handles, labels = ax.get_legend_handles_labels()
-    if d is not None:
-        ax2 = ax.twinx()
-        ax2.plot(xs, np.asarray(d, dtype=float), color=COLORS["blue"], ls="--", label="$D(x)$")
-        ax2.set_ylim(0, 1.02)
-        ax2.set_ylabel("$D(x)$", color=COLORS["blue"])
-        ax2.grid(False)
-        h2, l2 = ax2.get_legend_handles_labels()
-        handles, labels = handles + h2, labels + l2
-        ax.d_axis = ax2
-    # above the axes, where no curve can hide behind it
-    ax.legend(
-        handles, labels, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(labels),
-        fontsize=7, frameon=False, borderaxespad=0.2,
-    )  # fmt: skip
-    return ax
-
-
-def plot_training_curves(ax: Axes, history: dict, step: int | None = None) -> Axes:
-    """Draw ``D(x)`` and ``D(G(z))`` over a :func:`train_gan` run, with the Nash value 1/2.
-
-    With ``step`` the curves stop at that iteration (for a replay), on fixed axes.
-
-    See book/gan.ipynb.
-    """
-    from mlnotes_lib.plotting import COLORS
-
-    n = len(history["d_real"])
-    end = n if step is None else step
-    it = np.arange(1, end + 1)
-    ax.plot(it, history["d_real"][:end], color=COLORS["black"], lw=1, label="$D(x)$, real")
-    ax.plot(it, history["d_fake"][:end], color=COLORS["orange"], lw=1, label="$D(G(z))$, fake")
-    ax.axhline(0.5, color=COLORS["sky"], ls=":", lw=1)
-    ax.set_xlim(0, max(n, 1))
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("mean probability")
-    ax.legend(
-        loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=7, frameon=False,
-        borderaxespad=0.2,
-    )  # fmt: skip
-    return ax
+    if not nets:
+        raise ValueError("nets must hold at least one network")
+    if len({len(n) for n in nets}) != 1:
+        raise ValueError("nets must share one architecture (they differ in length)")
+    layers = []
+    for mods in zip(*[list(n) for n in nets], strict=True):
+        first = mods[0]
+        if any(type(m) is not type(first) for m in mods):
+            raise ValueError("nets must share one architecture")
+        if isinstance(first, nn.Linear):
+            weight = torch.stack([m.weight.detach() for m in mods]).clone()
+            layers.append(EnsembleLinear(weight, torch.stack([m.bias.detach() for m in mods])))
+        elif isinstance(first, nn.Flatten):
+            layers.append(nn.Flatten(1))  # (S, m, 1) -> (S, m)
+        else:
+            layers.append(copy.deepcopy(first))  # activations hold no parameters
+    return nn.Sequential(*layers)

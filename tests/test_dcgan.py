@@ -4,6 +4,7 @@ with a plainly written torch network, training, and bit-exact checkpoint/resume.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from mlnotes_lib import dcgan
 from mlnotes_lib.conv import conv_output_size, conv_transpose_output_size
 from mlnotes_lib.data import load_digits
 from mlnotes_lib.exercises import dcgan as ex
+from mlnotes_lib.experiments import dcgan as xdcgan
 from mlnotes_lib.gan import discriminator_loss, generator_loss
 
 ASSET = Path(dcgan.__file__).parent / "assets" / "dcgan_digits32.pt"
@@ -32,25 +34,59 @@ def tiny(image_size=16, nc=1, width=4, nz=8, seed=0):
     return G, D
 
 
-def plain_generator(nz, ngf, nc, n):
-    """The same architecture written out by hand as one nn.Sequential (no names)."""
-    ch = ngf * 2 ** (n - 1)
-    layers = [nn.ConvTranspose2d(nz, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU()]
-    for _ in range(1, n):
-        layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False)]
-        layers += [nn.BatchNorm2d(ch // 2), nn.ReLU()]
-        ch //= 2
-    return nn.Sequential(*layers, nn.ConvTranspose2d(ch, nc, 4, 2, 1), nn.Tanh())
+def example_generator(out_bias: bool) -> nn.Sequential:
+    """PyTorch's DCGAN example generator, nz=100, ngf=64, nc=3, 64x64, written out layer by
+    layer (no loop shared with the library). ``out_bias`` adds the output bias ours keeps."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(100, 512, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(512),
+        nn.ReLU(),
+        nn.ConvTranspose2d(512, 256, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(256),
+        nn.ReLU(),
+        nn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.ReLU(),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=out_bias),
+        nn.Tanh(),
+    )
 
 
-def plain_discriminator(nc, ndf, n):
-    layers = [nn.Conv2d(nc, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
-    ch = ndf
-    for _ in range(1, n):
-        layers += [nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ch)]
-        layers += [nn.LeakyReLU(0.2)]
-        ch *= 2
-    return nn.Sequential(*layers, nn.Conv2d(ch, 1, 4, 1, 0), nn.Sigmoid())
+def example_discriminator(edge_bias: bool) -> nn.Sequential:
+    """PyTorch's DCGAN example discriminator, nc=3, ndf=64, 64x64, layer by layer;
+    ``edge_bias`` adds the biases ours keeps on the first and the last convolution."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 4, 2, 1, bias=edge_bias),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(128),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(128, 256, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(256),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(256, 512, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(512),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(512, 1, 4, 1, 0, bias=edge_bias),
+        nn.Sigmoid(),
+    )
+
+
+def _count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_parameter_counts_are_the_examples_plus_the_biases_no_batch_norm_follows():
+    assert _count(example_generator(False)) == 3_576_704  # PyTorch's DCGAN example
+    assert _count(example_discriminator(False)) == 2_765_568
+    G, D = dcgan.Generator(), dcgan.Discriminator()
+    assert _count(G) == 3_576_704 + 3  # G's output bias, one per colour channel
+    assert _count(D) == 2_765_568 + 64 + 1  # D's first (ndf) and last (1) biases
+    assert _count(example_generator(True)) == _count(G)
+    assert _count(example_discriminator(True)) == _count(D)
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -110,13 +146,13 @@ def test_paper_generator_widths_with_ngf_128():
 # ------------------------------------------------------------- agreement with plain torch
 
 
-@pytest.mark.parametrize("image_size", [16, 32])
-def test_generator_matches_plain_sequential_forward_and_backward(image_size):
-    G, _ = tiny(image_size=image_size, nc=3, width=4)
-    n = {16: 2, 32: 3}[image_size]
-    ref = plain_generator(8, 4, 3, n)
+def test_generator_matches_the_written_out_example_forward_and_backward():
+    torch.manual_seed(0)
+    G = dcgan.Generator()
+    G.apply(dcgan.weights_init)
+    ref = example_generator(True)
     ref.load_state_dict(dict(zip(ref.state_dict(), G.state_dict().values(), strict=True)))
-    z = torch.randn(6, 8)
+    z = torch.randn(2, 100)
     out, want = G(z), ref(z[:, :, None, None])
     assert_close(out, want)
     out.square().sum().backward()
@@ -125,11 +161,13 @@ def test_generator_matches_plain_sequential_forward_and_backward(image_size):
         assert_close(p.grad, q.grad)
 
 
-def test_discriminator_matches_plain_sequential_forward_and_backward():
-    _, D = tiny(image_size=32, nc=3, width=4)
-    ref = plain_discriminator(3, 4, 3)
+def test_discriminator_matches_the_written_out_example_forward_and_backward():
+    torch.manual_seed(0)
+    D = dcgan.Discriminator()
+    D.apply(dcgan.weights_init)
+    ref = example_discriminator(True)
     ref.load_state_dict(dict(zip(ref.state_dict(), D.state_dict().values(), strict=True)))
-    x = torch.randn(6, 3, 32, 32, requires_grad=True)
+    x = torch.randn(2, 3, 64, 64, requires_grad=True)
     x2 = x.detach().clone().requires_grad_(True)
     out, want = D(x), ref(x2).view(-1)
     assert_close(out, want)
@@ -392,71 +430,71 @@ def test_exercise_generator_num_params_checker_names_mistakes():
 
 @pytest.mark.parametrize("size", [48, 8, 0, 64.0, True])
 def test_generator_rejects_unsupported_image_size(size):
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(ValueError, match=r"\bimage_size\b"):
         dcgan.Generator(image_size=size)
 
 
 @pytest.mark.parametrize("size", [100, 4])
 def test_discriminator_rejects_unsupported_image_size(size):
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(ValueError, match=r"\bimage_size\b"):
         dcgan.Discriminator(image_size=size)
 
 
 @pytest.mark.parametrize("arg", ["nz", "ngf", "nc"])
 def test_generator_rejects_non_positive_sizes(arg):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         dcgan.Generator(**{arg: 0})
 
 
 @pytest.mark.parametrize("arg", ["ndf", "nc"])
 def test_discriminator_rejects_non_positive_sizes(arg):
-    with pytest.raises(ValueError, match=arg):
+    with pytest.raises(ValueError, match=rf"\b{arg}\b"):
         dcgan.Discriminator(**{arg: -1})
 
 
 def test_generator_rejects_badly_shaped_z():
     G, _ = tiny()
-    with pytest.raises(ValueError, match="z"):
+    with pytest.raises(ValueError, match=r"\bz\b"):
         G(torch.randn(2, 9))
 
 
 def test_make_optimizers_rejects_bad_lr():
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(ValueError, match=r"\blr\b"):
         dcgan.make_optimizers(*tiny(), lr=0.0)
 
 
 def test_train_rejects_unknown_loss():
-    with pytest.raises(ValueError, match="loss"):
+    with pytest.raises(ValueError, match=r"\bloss\b"):
         dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), 1, loss="wasserstein")
 
 
 def test_train_rejects_negative_steps():
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match=r"\bsteps\b"):
         dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), -1)
 
 
 def test_train_rejects_bad_batch_size():
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match=r"\bbatch_size\b"):
         dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), 1, batch_size=0)
 
 
 def test_train_rejects_data_of_the_wrong_shape():
-    with pytest.raises(ValueError, match="data"):
+    with pytest.raises(ValueError, match=r"\bdata\b"):
         dcgan.train_dcgan(*tiny(), torch.zeros(4, 3, 16, 16), 1)
 
 
 def test_train_rejects_missing_checkpoint(tmp_path):
-    with pytest.raises(ValueError, match="resume_from"):
+    with pytest.raises(ValueError, match=r"\bresume_from\b"):
         dcgan.train_dcgan(*tiny(), torch.zeros(4, 1, 16, 16), 1, resume_from=tmp_path)
 
 
 def test_interpolate_rejects_t_outside_unit_interval():
-    with pytest.raises(ValueError, match="t must"):
+    with pytest.raises(ValueError, match=r"\bt\b must"):
         dcgan.interpolate_latents(torch.zeros(3), torch.ones(3), 1.5)
 
 
 def test_interpolate_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="z1"):
+    with pytest.raises(ValueError, match=r"\bz1\b"):
         dcgan.interpolate_latents(torch.zeros(3), torch.ones(4), 0.5)
 
 
@@ -464,7 +502,79 @@ def test_gan_losses_reject_probabilities_outside_unit_interval():
     G, D = tiny()
     D.sigmoid = nn.Identity()  # now D returns logits, which the losses must refuse
     D.classify.bias.data.fill_(5.0)
-    with pytest.raises(ValueError, match="d_real"):
+    with pytest.raises(ValueError, match=r"\bd_real\b"):
         dcgan.train_step(
             G, D, *dcgan.make_optimizers(G, D), torch.zeros(4, 1, 16, 16), torch.randn(4, 8)
         )
+
+
+# ------------------------------------------------------------- features, probe, history
+
+
+def test_discriminator_features_are_every_hidden_block_pooled():
+    _, D = tiny(image_size=32, width=4)
+    D.eval()
+    x = torch.rand(5, 1, 32, 32) * 2 - 1
+    kept = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: kept.append(out.clone()))
+             for m in D if isinstance(m, nn.LeakyReLU)]  # fmt: skip
+    with torch.no_grad():
+        D(x)
+        for h in hooks:
+            h.remove()
+        feats = dcgan.discriminator_features(D, x)
+    assert [k.shape[1:] for k in kept] == [(4, 16, 16), (8, 8, 8), (16, 4, 4)]
+    want = torch.cat([torch.amax(k.unflatten(2, (4, -1)).unflatten(4, (4, -1)), (3, 5)).flatten(1)
+                      for k in kept], 1)  # fmt: skip
+    assert feats.shape == (5, 16 * (4 + 8 + 16))
+    assert_close(feats, want)
+
+
+def test_discriminator_features_rejects_the_wrong_image_shape():
+    _, D = tiny(image_size=16)
+    with pytest.raises(ValueError, match=r"\bx\b must have shape"):
+        dcgan.discriminator_features(D, torch.zeros(2, 3, 16, 16))
+
+
+def test_linear_probe_learns_separable_classes_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(300) % 3
+    separable = torch.nn.functional.one_hot(y, 3).double() * 5 + torch.randn(300, 3, generator=g)
+    assert xdcgan.linear_probe(separable, y, per_class=5, seeds=[0, 1]).min() > 0.95
+    noise = torch.randn(300, 20, generator=g)
+    assert xdcgan.linear_probe(noise, y, per_class=5, seeds=[0, 1, 2]).mean() < 0.55
+
+
+def test_linear_probe_rejects_bad_per_class():
+    with pytest.raises(ValueError, match=r"\bper_class\b must be >= 1"):
+        xdcgan.linear_probe(torch.zeros(4, 2), torch.tensor([0, 0, 1, 1]), per_class=0)
+
+
+def test_history_summary_reads_the_phases():
+    d_fake = [0.5] * 50 + [0.02] * 100 + [0.3] * 100
+    hist = {"step": list(range(1, 251)), "d_fake": d_fake, "d_real": [0.9] * 250}
+    s = xdcgan.history_summary(hist, smooth=10)
+    assert 60 <= s["low_step"] <= 150 and s["low_d_fake"] == pytest.approx(0.02)
+    assert 150 < s["breakout_step"] <= 160 and s["late_d_fake"] == pytest.approx(0.3)
+
+
+def test_train_dcgan_takes_a_config_and_old_keywords_alike():
+    data = torch.rand(24, 1, 16, 16) * 2 - 1
+    G, D = tiny()
+    cfg = xdcgan.DCGANConfig(steps=3, batch_size=8, seed=2, device="cpu")
+    a = xdcgan.train_dcgan(G, D, data, config=cfg, progress=False)
+    G, D = tiny()
+    b = dcgan.train_dcgan(G, D, data, 3, batch_size=8, seed=2, device="cpu", progress=False)
+    assert isinstance(a, xdcgan.DCGANResult) and a.d_loss == b["d_loss"]
+
+
+def test_first_discriminator_cost_is_near_log_2_for_every_initialisation():
+    # the chapter's hidden check: the cost at step 1 is within 0.25 of log 2
+    data, _ = load_digits(image_size=32, value_range=(-1, 1))
+    for seed in range(5):
+        torch.manual_seed(seed)
+        G = dcgan.Generator(nz=100, ngf=16, nc=1, image_size=32).apply(dcgan.weights_init)
+        D = dcgan.Discriminator(nc=1, ndf=16, image_size=32).apply(dcgan.weights_init)
+        with torch.no_grad():
+            loss = discriminator_loss(D(data[:128]), D(G(torch.randn(128, 100))))
+        assert abs(loss.item() - math.log(2)) < 0.25, seed

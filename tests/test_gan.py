@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -12,6 +13,7 @@ from torch.testing import assert_close
 
 from mlnotes_lib import gan
 from mlnotes_lib.exercises import gan as ex
+from mlnotes_lib.experiments import gan as xgan
 
 
 def _probs(n: int, seed: int) -> torch.Tensor:
@@ -96,27 +98,27 @@ def test_generator_loss_gradients_against_the_logit():
 
 # ----------------------------------------------------------------- bad input, one each
 def test_discriminator_loss_rejects_d_real_outside_unit_interval():
-    with pytest.raises(ValueError, match="d_real"):
+    with pytest.raises(ValueError, match=r"\bd_real\b"):
         gan.discriminator_loss(torch.tensor([1.2, 0.5]), torch.tensor([0.5]))
 
 
 def test_discriminator_loss_rejects_d_fake_outside_unit_interval():
-    with pytest.raises(ValueError, match="d_fake"):
+    with pytest.raises(ValueError, match=r"\bd_fake\b"):
         gan.discriminator_loss(torch.tensor([0.5]), torch.tensor([-0.1]))
 
 
 def test_discriminator_loss_rejects_nan():
-    with pytest.raises(ValueError, match="d_real"):
+    with pytest.raises(ValueError, match=r"\bd_real\b"):
         gan.discriminator_loss(torch.tensor([float("nan")]), torch.tensor([0.5]))
 
 
 def test_generator_loss_rejects_unknown_kind():
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ValueError, match=r"\bkind\b"):
         gan.generator_loss(torch.tensor([0.5]), "wasserstein")
 
 
 def test_generator_loss_rejects_d_fake_outside_unit_interval():
-    with pytest.raises(ValueError, match="d_fake"):
+    with pytest.raises(ValueError, match=r"\bd_fake\b"):
         gan.generator_loss(torch.tensor([2.0]))
 
 
@@ -132,75 +134,75 @@ def _samplers():
 @pytest.mark.parametrize("k", [0, -1, 1.5])
 def test_train_gan_rejects_k_below_one(k):
     G, D = _tiny_gan()
-    with pytest.raises(ValueError, match="k must"):
+    with pytest.raises(ValueError, match=r"\bk\b must"):
         gan.train_gan(G, D, *_samplers(), 1, k)
 
 
 def test_train_gan_rejects_unknown_loss():
     G, D = _tiny_gan()
-    with pytest.raises(ValueError, match="loss"):
+    with pytest.raises(ValueError, match=r"\bloss\b"):
         gan.train_gan(G, D, *_samplers(), 1, loss="hinge")
 
 
 def test_train_gan_rejects_negative_steps():
     G, D = _tiny_gan()
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match=r"\bsteps\b"):
         gan.train_gan(G, D, *_samplers(), -1)
 
 
 def test_train_gan_rejects_snapshot_outside_the_run():
     G, D = _tiny_gan()
-    with pytest.raises(ValueError, match="snapshot_at"):
+    with pytest.raises(ValueError, match=r"\bsnapshot_at\b"):
         gan.train_gan(G, D, *_samplers(), 3, snapshot_at=[4])
 
 
 def test_train_gan_rejects_unknown_optimizer():
     G, D = _tiny_gan()
-    with pytest.raises(ValueError, match="optimizer"):
+    with pytest.raises(ValueError, match=r"\boptimizer\b"):
         gan.train_gan(G, D, *_samplers(), 1, optimizer="rmsprop")
 
 
 def test_train_gan_rejects_bad_batch_size_and_lr():
     G, D = _tiny_gan()
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match=r"\bbatch_size\b"):
         gan.train_gan(G, D, *_samplers(), 1, batch_size=0)
-    with pytest.raises(ValueError, match="lr"):
+    with pytest.raises(ValueError, match=r"\blr\b"):
         gan.train_gan(G, D, *_samplers(), 1, lr=0.0)
 
 
 def test_optimal_discriminator_rejects_negative_density():
-    with pytest.raises(ValueError, match="p_model"):
+    with pytest.raises(ValueError, match=r"\bp_model\b"):
         gan.optimal_discriminator(torch.tensor([0.1]), torch.tensor([-0.1]))
-    with pytest.raises(ValueError, match="p_data"):
+    with pytest.raises(ValueError, match=r"\bp_data\b"):
         gan.optimal_discriminator(torch.tensor([float("inf")]), torch.tensor([0.1]))
 
 
 def test_js_divergence_rejects_bad_dx_and_shapes():
     p = torch.ones(4)
-    with pytest.raises(ValueError, match="dx"):
+    with pytest.raises(ValueError, match=r"\bdx\b"):
         gan.js_divergence(p, p, 0.0)
-    with pytest.raises(ValueError, match="p_model"):
+    with pytest.raises(ValueError, match=r"\bp_model\b"):
         gan.js_divergence(p, torch.ones(5), 0.1)
 
 
 def test_value_function_rejects_d_outside_unit_interval():
     p = torch.ones(4)
-    with pytest.raises(ValueError, match="d must"):
+    with pytest.raises(ValueError, match=r"\bd\b must"):
         gan.value_function(p, p, torch.full((4,), 1.5), 0.1)
 
 
 def test_mixture_rejects_bad_parameters():
-    with pytest.raises(ValueError, match="stds"):
+    with pytest.raises(ValueError, match=r"\bstds\b"):
         gan.mixture_sampler([0.0, 1.0], [0.1, -0.1])
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match=r"\bweights\b"):
         gan.gaussian_mixture(torch.zeros(3), [0.0, 1.0], 0.5, weights=[1.0])
-    with pytest.raises(ValueError, match="means"):
+    with pytest.raises(ValueError, match=r"\bmeans\b"):
         gan.gaussian_mixture(torch.zeros(3), [[0.0, 1.0]], 0.5)
 
 
 def test_fit_discriminator_rejects_negative_steps():
     _, D = _tiny_gan()
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match=r"\bsteps\b"):
         gan.fit_discriminator(D, *_samplers(), -2)
 
 
@@ -309,16 +311,35 @@ def test_train_gan_runs_k_discriminator_steps_per_generator_step():
     assert all(len(h[key]) == 4 for key in ("d_loss", "g_loss", "d_real", "d_fake"))
 
 
-def test_train_gan_discriminator_steps_leave_the_generator_alone():
-    G, D = _tiny_gan()
-    before = [p.detach().clone() for p in G.parameters()]
-    d_before = [p.detach().clone() for p in D.parameters()]
-    # steps=0: no iteration at all; with a snapshot at 0 only forward passes run
-    gan.train_gan(G, D, *_samplers(), 0, snapshot_at=[0])
-    for a, b in zip(before, G.parameters(), strict=True):
-        assert torch.equal(a, b)
-    for a, b in zip(d_before, D.parameters(), strict=True):
-        assert torch.equal(a, b)
+def test_gan_step_equals_the_plain_algorithm_and_discriminator_steps_leave_g_alone():
+    # one iteration with k = 3, once by gan_step and once written out plainly: the D steps
+    # see G(z) detached, and G moves only in its own step, on fresh noise
+    G, D = _tiny_gan(4)
+    G2, D2 = copy.deepcopy(G), copy.deepcopy(D)
+    torch.manual_seed(1)
+    real = [torch.randn(16, 1) for _ in range(3)]
+    zs = [torch.randn(16, 2) for _ in range(3)]
+    z_g = torch.randn(16, 2)
+    opt = lambda net: torch.optim.SGD(net.parameters(), lr=0.1)  # noqa: E731
+    g_before = [p.detach().clone() for p in G.parameters()]
+    logs = xgan.gan_step(G, D, opt(G), opt(D), real, zs, z_g=z_g)
+    opt_g2, opt_d2 = opt(G2), opt(D2)
+    for x, z in zip(real, zs, strict=True):
+        loss = gan.discriminator_loss(D2(x), D2(G2(z).detach()))
+        opt_d2.zero_grad()
+        loss.backward()
+        opt_d2.step()
+        assert all(torch.equal(a, b) for a, b in zip(g_before, G2.parameters(), strict=True))
+    d_after = [p.detach().clone() for p in D2.parameters()]
+    g_loss = gan.generator_loss(D2(G2(z_g)))
+    opt_g2.zero_grad()
+    g_loss.backward()
+    opt_g2.step()
+    for a, b in zip([*G.parameters(), *D.parameters()], [*G2.parameters(), *d_after], strict=True):
+        assert_close(a, b)
+    assert logs["g_loss"].item() == pytest.approx(g_loss.item(), rel=1e-6)
+    assert not any(torch.equal(a, b) for a, b in zip(g_before, G.parameters(), strict=True))
+    assert all(p.requires_grad for p in D.parameters())
 
 
 def test_a_few_discriminator_steps_lower_its_loss():
@@ -376,10 +397,10 @@ def test_minimax_generator_gradient_vanishes_against_a_confident_discriminator()
         D[0].weight.fill_(1.0)
         D[0].bias.fill_(-9.0)
     norms = {}
-    for kind in gan.GENERATOR_LOSSES:
+    for kind in ("minimax", "non_saturating"):
         G.zero_grad()
         gan.generator_loss(D(G(torch.randn(64, 2))), kind).backward()
-        norms[kind] = gan._grad_norm(G)
+        norms[kind] = xgan._grad_norm(G)
     assert norms["minimax"] < 1e-3 * norms["non_saturating"]
 
 
@@ -428,3 +449,169 @@ def test_train_gan_restores_the_discriminators_trainable_flags():
     gan.train_gan(G, D, *_samplers(), 3, 2)
     assert [p.requires_grad for p in D.parameters()] == [True, False, True, True, True, True]
     assert torch.equal(D[0].bias, frozen)
+
+
+# ------------------------------------------------------------- new in the GAN chapter
+def test_maximum_likelihood_cost_is_the_density_ratio_and_its_slope():
+    a = torch.linspace(-6, 6, 25, dtype=torch.float64, requires_grad=True)
+    d = torch.sigmoid(a)
+    cost = gan.generator_loss(d, "maximum_likelihood")
+    assert_close(cost, -torch.exp(a).mean())  # exp(logit(D)) = D / (1 - D)
+    (grad,) = torch.autograd.grad(cost * a.numel(), a)
+    assert_close(grad, -(d / (1 - d)).detach())
+
+
+def test_maximum_likelihood_cost_gives_the_kl_gradient_at_the_optimal_discriminator():
+    # E_{p_model}[-D*/(1 - D*)] with D* held fixed: its gradient is that of KL(p_data || p_model)
+    p_data = torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64)
+    theta = torch.tensor([0.1, -0.4, 0.2], dtype=torch.float64, requires_grad=True)
+    p_model = torch.softmax(theta, 0)
+    ratio = (p_data / p_model).detach()  # D*/(1 - D*)
+    (g_cost,) = torch.autograd.grad(-(p_model * ratio).sum(), theta)
+    (g_kl,) = torch.autograd.grad(
+        (p_data * torch.log(p_data / torch.softmax(theta, 0))).sum(), theta
+    )
+    assert_close(g_cost, g_kl)
+
+
+def test_nonsaturating_divergence_against_scipy_and_its_gradient_claim():
+    from scipy.special import rel_entr
+
+    p = torch.tensor([0.1, 0.4, 0.2, 0.3], dtype=torch.float64)
+    q = torch.tensor([0.25, 0.25, 0.3, 0.2], dtype=torch.float64)
+    ref = rel_entr(q.numpy(), p.numpy()).sum() - 2 * jensenshannon(p.numpy(), q.numpy()) ** 2
+    assert_close(gan.nonsaturating_divergence(p, q), torch.tensor(ref, dtype=torch.float64))
+    assert gan.nonsaturating_divergence(p, p).item() == 0.0
+    theta = torch.log(q).requires_grad_()
+    pm = torch.softmax(theta, 0)
+    d_star = gan.optimal_discriminator(p, pm.detach())
+    (g_cost,) = torch.autograd.grad(-(pm * torch.log(d_star)).sum(), theta)
+    (g_div,) = torch.autograd.grad(gan.nonsaturating_divergence(p, torch.softmax(theta, 0)), theta)
+    assert_close(g_cost, g_div)
+
+
+@pytest.mark.parametrize("name", ["p_data", "p_model"])
+def test_nonsaturating_divergence_rejects_probabilities_outside_unit_interval(name):
+    good, bad = torch.tensor([0.5, 0.5]), torch.tensor([1.5, -0.5])
+    args = {"p_data": good, "p_model": good, name: bad}
+    with pytest.raises(ValueError, match=rf"\b{name}\b must hold probabilities in \[0, 1\]"):
+        gan.nonsaturating_divergence(**args)
+
+
+def test_nonsaturating_divergence_rejects_unnormalised_and_mismatched_inputs():
+    with pytest.raises(ValueError, match=r"\bp_model\b must sum to 1"):
+        gan.nonsaturating_divergence(torch.tensor([0.5, 0.5]), torch.tensor([0.5, 0.4]))
+    with pytest.raises(ValueError, match=r"\bp_model\b must have the shape"):
+        gan.nonsaturating_divergence(torch.tensor([0.5, 0.5]), torch.tensor([0.2, 0.3, 0.5]))
+
+
+def test_bilinear_game_simultaneous_spirals_out_by_the_closed_form():
+    path = gan.bilinear_game(0.6, -0.8, 0.2, 50, "simultaneous")
+    assert path.shape == (51, 2) and path.dtype == torch.float64
+    assert_close(path[0], torch.tensor([0.6, -0.8], dtype=torch.float64))
+    radius = path.norm(dim=1)
+    assert_close(radius, 1.04 ** (torch.arange(51, dtype=torch.float64) / 2))
+    # each step is the rotation-and-stretch matrix [[1, -lr], [lr, 1]]
+    A = torch.tensor([[1.0, -0.2], [0.2, 1.0]], dtype=torch.float64)
+    assert_close(path[1:], path[:-1] @ A.T)
+
+
+def test_bilinear_game_alternating_orbits_and_the_flow_circles():
+    lr = 0.3
+    path = gan.bilinear_game(1.0, 0.5, lr, 200, "alternating")
+    x, y = path[:, 0], path[:, 1]
+    q = x**2 + y**2 - lr * x * y  # conserved by the alternating (symplectic) map
+    assert_close(q, torch.full_like(q, q[0].item()))
+    assert path.norm(dim=1).max() < 1.5
+    t = torch.linspace(0, 10, 101, dtype=torch.float64)
+    flow = gan.bilinear_flow(1.0, 0.5, t)
+    assert_close(flow.norm(dim=1), torch.full((101,), math.sqrt(1.25), dtype=torch.float64))
+    # the flow solves dx/dt = -y, dy/dt = x: compare with a fine Euler integration of it
+    fine = gan.bilinear_game(1.0, 0.5, 1e-4, 10_000, "alternating")
+    assert_close(fine[-1], gan.bilinear_flow(1.0, 0.5, torch.tensor([1.0]))[0], atol=1e-3, rtol=0)
+
+
+def test_bilinear_game_zero_steps_is_the_start():
+    assert_close(
+        gan.bilinear_game(2.0, 3.0, 0.1, 0), torch.tensor([[2.0, 3.0]], dtype=torch.float64)
+    )
+
+
+def test_bilinear_game_rejects_unknown_update_rule():
+    with pytest.raises(ValueError, match=r"\bupdate\b must be one of"):
+        gan.bilinear_game(1.0, 0.0, 0.1, 5, update="leapfrog")
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.1])
+def test_bilinear_game_rejects_non_positive_lr(lr):
+    with pytest.raises(ValueError, match=r"\blr\b must be a positive"):
+        gan.bilinear_game(1.0, 0.0, lr, 5)
+
+
+def test_bilinear_game_rejects_negative_steps():
+    with pytest.raises(ValueError, match=r"\bsteps\b must be >= 0"):
+        gan.bilinear_game(1.0, 0.0, 0.1, -1)
+
+
+def test_ensemble_members_are_the_single_networks_forward_and_backward():
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nets.append(gan.toy_discriminator(1, 8))
+    big = gan.ensemble(nets)
+    x = torch.randn(3, 5, 1)
+    out = big(x)
+    assert out.shape == (3, 5)
+    for s, net in enumerate(nets):
+        assert_close(out[s], net(x[s]))
+    # the summed member losses give each member its own gradient
+    (out.log().mean(-1).sum()).backward()
+    for s, net in enumerate(nets):
+        net.zero_grad()
+        net(x[s]).log().mean().backward()
+        assert_close(big[0].weight.grad[s], net[0].weight.grad)
+
+
+def test_ensemble_rejects_mixed_architectures():
+    with pytest.raises(ValueError, match=r"\bnets\b must share one architecture"):
+        gan.ensemble([gan.toy_generator(2, 8), gan.toy_discriminator(2, 8)])
+
+
+def test_train_gan_takes_a_config_and_old_keywords_alike():
+    cfg = xgan.GANConfig(steps=4, k=2, batch_size=16, lr=5e-3, seed=3)
+    G, D = _tiny_gan(3)
+    a = gan.train_gan(G, D, *_samplers(), config=cfg)
+    G, D = _tiny_gan(3)
+    b = gan.train_gan(G, D, *_samplers(), 4, 2, batch_size=16, lr=5e-3, seed=3)
+    assert isinstance(a, xgan.GANResult) and a.d_loss == b.d_loss and a["g_loss"] == b.g_loss
+
+
+def test_mode_counts_of_an_ensemble_run():
+    sweep = xgan.train_toy_gans([0, 1], losses=["non_saturating"], ks=[1], steps=3)
+    run = sweep.runs["non_saturating", 1]
+    assert run.d_real.shape == (3, 2) and run.snapshots[3].shape == (2, 512, 1)
+    assert sweep.modes["non_saturating", 1].shape == (2,)
+    assert run.member(1).snapshots[3].shape == (512, 1)
+    cov = xgan.mode_coverage(
+        torch.tensor([[-2.0, -2.1, 2.0, 9.0], [9.0, 9.0, 9.0, 2.2]])[..., None]
+    )
+    assert_close(cov, torch.tensor([[0.5, 0.25], [0.0, 0.25]]))
+    assert xgan.modes_covered(cov).tolist() == [2, 1]
+
+
+def test_modes_covered_rejects_threshold_outside_unit_interval():
+    with pytest.raises(ValueError, match=r"\bthreshold\b must be in"):
+        xgan.modes_covered(torch.tensor([0.5, 0.5]), threshold=2.0)
+
+
+def test_snapshot_plot_says_when_a_run_diverged():
+    from mlnotes_lib.plots import figure
+    from mlnotes_lib.plots import gan as pgan
+
+    x = xgan.toy_grid()
+    _fig, ax = figure()
+    pgan.plot_snapshot(ax, x, torch.ones_like(x), torch.full((100, 1), 1e6))
+    assert any("diverged" in t.get_text() for t in ax.texts)
+    _fig, ax = figure()
+    pgan.plot_snapshot(ax, x, torch.ones_like(x), torch.zeros(100, 1))
+    assert not ax.texts
