@@ -55,6 +55,7 @@ from mlnotes_lib.cli._rundir import (
 )
 from mlnotes_lib.cli._runtime import Runtime, UsageError
 from mlnotes_lib.dcgan import Discriminator, Generator, make_optimizers, weights_init
+from mlnotes_lib.experiments.gan import frozen
 from mlnotes_lib.gan import discriminator_loss, generator_loss
 
 
@@ -309,15 +310,13 @@ def train_step(s: _State, real: Tensor, z: Tensor) -> Tensor:
     s.opt_d.zero_grad(set_to_none=True)
     s.scaler.scale(d_loss).backward()
     s.scaler.step(s.opt_d)
-    s.D.requires_grad_(False)
-    try:
-        with cast:
-            d_gen = s.D(fake)
-        g_loss = generator_loss(d_gen.float(), kind="non_saturating")
-        s.opt_g.zero_grad(set_to_none=True)
-        s.scaler.scale(g_loss).backward()
-    finally:
-        s.D.requires_grad_(True)
+    # D frozen while the graph is recorded (the book's one way, experiments.gan.frozen):
+    # backward then computes no gradient for D's parameters.
+    with frozen(s.D), cast:
+        d_gen = s.D(fake)
+    g_loss = generator_loss(d_gen.float(), kind="non_saturating")
+    s.opt_g.zero_grad(set_to_none=True)
+    s.scaler.scale(g_loss).backward()
     s.scaler.step(s.opt_g)
     s.scaler.update()
     return torch.stack([d_loss, g_loss, d_real.float().mean(), d_fake.float().mean()]).detach()
