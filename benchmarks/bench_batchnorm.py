@@ -1,10 +1,12 @@
-"""Benchmark: our batch norm against torch's, forward + backward on (128, 64, 32, 32).
+"""Benchmark: our batch, layer and group norm against torch's, forward + backward.
 
 ``rows()`` times, in the same run, ``mlnotes_lib.batchnorm.batch_norm`` (its custom
 autograd function, whose backward is ``batch_norm_backward``) and ``F.batch_norm``, in
 training mode with running statistics, forward then backward. For information it also
 times autograd through the line-by-line ``batch_norm_naive`` and the evaluation-mode
-forward. Target: ours within 2x of torch.
+forward. ``norm_rows()`` times our ``layer_norm`` (over (C, H, W)) and ``group_norm``
+(32 groups) against ``F.layer_norm`` and ``F.group_norm``, forward then backward with the
+affine parameters, on (32, 64, 32, 32). Target: ours within 2x of torch.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from mlnotes_lib.batchnorm import batch_norm, batch_norm_naive
+from mlnotes_lib.batchnorm import batch_norm, batch_norm_naive, group_norm, layer_norm
 from timing import median_seconds, render_rows
 
 SHAPE = (128, 64, 32, 32)
+NORM_SHAPE = (32, 64, 32, 32)
+GROUPS = 32
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int = 7) -> float:
@@ -57,6 +61,7 @@ def rows() -> list[dict]:
         t_eval_ref = _median_seconds(lambda: F.batch_norm(x, rm_ref, rv_ref, gamma, beta, False))
     shape = "x".join(map(str, SHAPE))
     return [
+        *norm_rows(),
         {
             "what": f"batch_norm train fwd+bwd {shape}",
             "ours": t_ours,
@@ -79,6 +84,45 @@ def rows() -> list[dict]:
             "target": "ours <= 2x torch",
         },
     ]
+
+
+def norm_rows() -> list[dict]:
+    """Our layer_norm and group_norm against torch's, fwd+bwd, timed in the same run."""
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randn(NORM_SHAPE, generator=g) * 2 + 1).requires_grad_()
+    dy = torch.randn(NORM_SHAPE, generator=g)
+    out = []
+    ln_shape, c = NORM_SHAPE[1:], NORM_SHAPE[1]
+    cases = [
+        (
+            "layer_norm",
+            ln_shape,
+            lambda a, w, b: layer_norm(a, ln_shape, w, b),
+            lambda a, w, b: F.layer_norm(a, ln_shape, w, b),
+        ),
+        (
+            f"group_norm ({GROUPS} groups)",
+            (c,),
+            lambda a, w, b: group_norm(a, GROUPS, w, b),
+            lambda a, w, b: F.group_norm(a, GROUPS, w, b),
+        ),
+    ]
+    for what, pshape, ours, ref in cases:
+        w = (torch.rand(pshape, generator=g) + 0.5).requires_grad_()
+        b = torch.randn(pshape, generator=g).requires_grad_()
+        t_ours = _median_seconds(_fwd_bwd(ours, x, w, b, dy))
+        t_ref = _median_seconds(_fwd_bwd(ref, x, w, b, dy))
+        shape = "x".join(map(str, NORM_SHAPE))
+        out.append(
+            {
+                "what": f"{what} fwd+bwd {shape}",
+                "ours": t_ours,
+                "ref": t_ref,
+                "unit": "s",
+                "target": "ours <= 2x torch",
+            }
+        )
+    return out
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Batch normalization: the kernel, its backward pass, a module, and the chapter's experiments.
+"""Batch normalization: the kernel, its backward pass, a module, and the chapter's network.
 
 Scope
 -----
@@ -11,55 +11,62 @@ Scope
   autograd function behind :func:`batch_norm` uses it.
 - :class:`BatchNorm`: an ``nn.Module`` that behaves like ``nn.BatchNorm1d``/``nn.BatchNorm2d``.
 - :func:`batch_norm_naive`: Algorithm 1 written line by line, for reading, not for speed.
-- The chapter's experiments on scikit-learn's digits: :class:`MLP`, :func:`digits_split`,
-  :func:`layer_activations`, :func:`minibatch_statistics`, :func:`train_mlp` and their
-  ``plot_*`` helpers.
+- :func:`fold_batch_norm`: an evaluation-mode batch norm folded into the layer before it.
+- :func:`layer_norm` and :func:`group_norm`: the normalizations that do not use the batch.
+
+The experiments (training, sweeps, probes) are in :mod:`mlnotes_lib.experiments.batchnorm`
+and the drawing in :mod:`mlnotes_lib.plots.batchnorm`; the experiment names that used to
+live here (``MLP``, ``train_mlp``, ``digits_split``, ...) are still importable from this
+module.
 
 References: Ioffe & Szegedy, "Batch Normalization: Accelerating Deep Network Training by
 Reducing Internal Covariate Shift", ICML 2015; Santurkar et al., "How Does Batch
-Normalization Help Optimization?", NeurIPS 2018. See book/batchnorm.ipynb.
+Normalization Help Optimization?", NeurIPS 2018; Ba et al., "Layer Normalization", 2016;
+Wu & He, "Group Normalization", ECCV 2018. See book/batchnorm.ipynb.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
 import torch
-from matplotlib.axes import Axes
 from torch import Tensor, nn
-from torch.nn import functional as F
-
-from .plotting import COLORS
 
 __all__ = [
-    "MLP",
     "BatchNorm",
-    "TrainResult",
-    "accuracy",
     "batch_norm",
     "batch_norm_backward",
     "batch_norm_naive",
-    "digits_split",
     "fold_batch_norm",
-    "layer_activations",
-    "minibatch_statistics",
-    "plot_activation_histogram",
-    "plot_batch_estimates",
-    "plot_bn_steps",
-    "plot_landscape",
-    "plot_layer_spread",
-    "plot_lr_summary",
-    "plot_running_stats",
-    "plot_training_curves",
-    "plot_unit_percentiles",
-    "running_stats_trace",
-    "train_mlp",
+    "group_norm",
+    "layer_norm",
 ]
+
+#: Names that moved to :mod:`mlnotes_lib.experiments.batchnorm`; still importable from here.
+_MOVED_TO_EXPERIMENTS = frozenset(
+    {
+        "MLP",
+        "TrainConfig",
+        "TrainResult",
+        "accuracy",
+        "digits_split",
+        "layer_activations",
+        "minibatch_statistics",
+        "running_stats_trace",
+        "train_mlp",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_EXPERIMENTS:
+        from mlnotes_lib.experiments import batchnorm as experiments
+
+        return getattr(experiments, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,6 +230,14 @@ class _BatchNormTrain(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, gamma, beta, eps):
+        if x.dim() == 2:  # (N, C): the fewest ops, since per-op overhead dominates small tensors
+            mean = x.mean(0)  # (C,); var_mean over the strided axis is several times slower
+            centered = x - mean  # (N, C), exact two-pass variance
+            var = centered.square().mean(0)  # (C,)
+            rstd = torch.rsqrt(var + eps)
+            ctx.save_for_backward(centered, gamma, mean, rstd)
+            ctx.mark_non_differentiable(mean, var)
+            return torch.addcmul(beta, centered, gamma * rstd), mean, var
         c = x.shape[1]
         mean, var, y = _stats_and_centered(x)  # y holds x - mean, then the output
         rstd = torch.rsqrt(var + eps)
@@ -234,15 +249,21 @@ class _BatchNormTrain(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, _dmean, _dvar):
-        x, gamma, mean, rstd = ctx.saved_tensors
+        x, gamma, mean, rstd = ctx.saved_tensors  # for (N, C) inputs x holds x - mean
+        if x.dim() == 2:  # the same formula as _backward_from_stats, in fewer ops
+            m = x.shape[0]
+            x_hat = x * rstd  # (N, C)
+            dbeta, dgamma = dy.sum(0), (dy * x_hat).sum(0)  # (C,) each
+            dx = (dy - dbeta / m).addcmul_(x_hat, dgamma / m, value=-1.0).mul_(gamma * rstd)
+            return dx, dgamma, dbeta, None
         dx, dgamma, dbeta = _backward_from_stats(dy.contiguous(), x, gamma, mean, rstd)
         return dx, dgamma, dbeta, None
 
 
 def batch_norm(
     x: Tensor,
-    gamma: Tensor | None,
-    beta: Tensor | None,
+    gamma: Tensor | None = None,
+    beta: Tensor | None = None,
     running_mean: Tensor | None = None,
     running_var: Tensor | None = None,
     training: bool = True,
@@ -389,8 +410,10 @@ class BatchNorm(nn.Module):
                 training=False,
                 eps=self.eps,
             )
-        seen = int(self.num_batches_tracked) + 1
-        factor = 1.0 / seen if self.momentum is None else self.momentum
+        if self.momentum is None:  # a cumulative average: weight 1/k for the k-th batch
+            factor = 1.0 / (int(self.num_batches_tracked) + 1)
+        else:
+            factor = self.momentum
         y = batch_norm(
             x,
             self.weight,
@@ -453,736 +476,172 @@ def fold_batch_norm(
 
 
 # ---------------------------------------------------------------------------------------
-# Experiments on scikit-learn's digits
+# Normalizations that do not use the batch
 # ---------------------------------------------------------------------------------------
 
 
-def digits_split(*, n_test: int = 397, seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """scikit-learn's digits, flattened, split at random and standardized per pixel.
-
-    Pixels are standardized with the training set's mean and standard deviation (pixels
-    that are constant in the training set are only centred).
-
-    Returns
-    -------
-    x_train : Tensor, shape (1797 - n_test, 64)
-    y_train : Tensor, shape (1797 - n_test,)
-    x_test : Tensor, shape (n_test, 64)
-    y_test : Tensor, shape (n_test,)
-
-    See book/batchnorm.ipynb.
-    """
-    from .data import load_digits
-
-    x, y = load_digits(flatten=True)  # (1797, 64) in [0, 1]
-    if not 0 < n_test < len(x):
-        raise ValueError(f"n_test must be in [1, {len(x) - 1}], got {n_test}")
-    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    test, train = perm[:n_test], perm[n_test:]
-    mean, std = x[train].mean(0), x[train].std(0)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    x = (x - mean) / std
-    return x[train], y[train], x[test], y[test]
-
-
-class _NoisyShift(nn.Module):
-    """Per-unit random scale and shift, redrawn at every training step (Santurkar et al.).
-
-    The noise is the same for all samples of a batch, so it moves the distribution of each
-    unit from step to step: deliberate internal covariate shift. Identity in eval mode.
-    """
-
-    def __init__(self, num_features: int, strength: float, generator: torch.Generator):
-        super().__init__()
-        self.num_features = num_features
-        self.strength = strength
-        self.generator = generator
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training:
-            return x
-        g, c = self.generator, self.num_features
-        scale = torch.exp(self.strength * torch.randn(c, generator=g))  # (C,) log-normal
-        shift = self.strength * torch.randn(c, generator=g)  # (C,)
-        return x * scale + shift
-
-
-class MLP(nn.Module):
-    """A deep fully connected classifier: ``depth`` blocks of Linear, [BatchNorm], activation.
-
-    Batch norm sits between the linear map and the nonlinearity, as in Ioffe & Szegedy
-    (2015); the linear layers before it have no bias (batch norm's beta replaces it).
-    Weights are drawn from N(0, (init_scale * gain)^2 / fan_in), with gain sqrt(2) for ReLU
-    (He initialisation at ``init_scale=1``) and 1 for tanh.
-
-    Parameters
-    ----------
-    depth : int
-        Number of hidden blocks, at least 1.
-    width : int
-        Units per hidden layer.
-    norm : {"none", "bn", "bn+noise"}
-        No normalization, batch norm, or batch norm followed by random per-unit noise that
-        changes every step (the "noisy BN" of Santurkar et al., 2018).
-    activation : {"relu", "tanh"}
-    init_scale : float
-        Multiplies the standard deviation of the initial weights.
-    noise : float
-        Strength of the "bn+noise" noise.
-    seed : int
-        Seeds the initial weights and the noise.
-
-    See book/batchnorm.ipynb.
-    """
-
-    def __init__(
-        self,
-        depth: int,
-        width: int = 64,
-        *,
-        in_features: int = 64,
-        out_features: int = 10,
-        norm: str = "none",
-        activation: str = "relu",
-        init_scale: float = 1.0,
-        noise: float = 0.5,
-        seed: int = 0,
-    ):
-        super().__init__()
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive int, got {depth!r}")
-        if norm not in {"none", "bn", "bn+noise"}:
-            raise ValueError(f"norm must be 'none', 'bn' or 'bn+noise', got {norm!r}")
-        if activation not in {"relu", "tanh"}:
-            raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
-        if not init_scale > 0:
-            raise ValueError(f"init_scale must be positive, got {init_scale!r}")
-        g = torch.Generator().manual_seed(seed)
-        gain = math.sqrt(2.0) if activation == "relu" else 1.0
-        self.blocks = nn.ModuleList()
-        fan_in = in_features
-        for _ in range(depth):
-            linear = nn.Linear(fan_in, width, bias=norm == "none")
-            with torch.no_grad():
-                linear.weight.normal_(0.0, init_scale * gain / math.sqrt(fan_in), generator=g)
-                if linear.bias is not None:
-                    linear.bias.zero_()
-            layers: list[nn.Module] = [linear]
-            if norm != "none":
-                layers.append(BatchNorm(width))
-            if norm == "bn+noise":
-                layers.append(_NoisyShift(width, noise, g))
-            layers.append(nn.ReLU() if activation == "relu" else nn.Tanh())
-            self.blocks.append(nn.Sequential(*layers))
-            fan_in = width
-        self.head = nn.Linear(width, out_features)
-        with torch.no_grad():
-            self.head.weight.normal_(0.0, 1.0 / math.sqrt(width), generator=g)
-            self.head.bias.zero_()
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits, shape (N, out_features), for ``x`` of shape (N, in_features)."""
-        for block in self.blocks:
-            x = block(x)
-        return self.head(x)
-
-
-def layer_activations(model: MLP, x: Tensor) -> list[Tensor]:
-    """The output of every hidden block (after the nonlinearity) of ``model`` for input ``x``.
-
-    Runs without gradients in the model's current mode.
-
-    Returns
-    -------
-    list of Tensor, each of shape (N, width), one per block
-
-    See book/batchnorm.ipynb.
-    """
-    outs = []
-    with torch.no_grad():
-        for block in model.blocks:
-            x = block(x)
-            outs.append(x)
-    return outs
-
-
-def minibatch_statistics(
-    values: Tensor, batch_size: int, *, n_batches: int = 2000, index: int = 0, seed: int = 0
-) -> dict[str, Tensor]:
-    """Mini-batch means and variances of one unit, and its normalized value for one sample.
-
-    Batches are drawn without replacement from the population ``values`` (one value per
-    sample), ``n_batches`` times.
-
-    Returns
-    -------
-    dict with keys
-        ``"mean"``, ``"var"``: Tensor, shape (n_batches,), the mini-batch mean and biased
-        variance of random batches; ``"x_hat"``: Tensor, shape (n_batches,), the normalized
-        value of ``values[index]`` in random batches that contain it (with eps = 1e-5).
-
-    See book/batchnorm.ipynb.
-    """
-    values = torch.as_tensor(values, dtype=torch.float64).flatten()
-    n = len(values)
-    if not (isinstance(batch_size, int) and 2 <= batch_size <= n):
-        raise ValueError(f"batch_size must be an int in [2, {n}], got {batch_size!r}")
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.rand(n_batches, n, generator=g).topk(batch_size, dim=1).indices  # (B', bs)
-    batches = values[idx]
-    var, mean = torch.var_mean(batches, dim=1, unbiased=False)
-    others = torch.cat([values[:index], values[index + 1 :]])
-    idx = torch.rand(n_batches, n - 1, generator=g).topk(batch_size - 1, dim=1).indices
-    with_i = torch.cat([values[index].expand(n_batches, 1), others[idx]], dim=1)
-    var_i, mean_i = torch.var_mean(with_i, dim=1, unbiased=False)
-    x_hat = (values[index] - mean_i) / torch.sqrt(var_i + 1e-5)
-    return {"mean": mean, "var": var, "x_hat": x_hat}
-
-
-def running_stats_trace(
-    values: Tensor, *, batch_size: int, momentum: float, steps: int = 100, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Running mean and variance of a :class:`BatchNorm` fed random mini-batches of one unit.
-
-    Parameters
-    ----------
-    values : Tensor, shape (n,)
-        The population the mini-batches are drawn from (without replacement within a batch).
-
-    Returns
-    -------
-    running_mean, running_var : ndarray, shape (steps + 1,)
-        The buffers before the first batch (0 and 1) and after every batch.
-
-    See book/batchnorm.ipynb.
-    """
-    values = torch.as_tensor(values, dtype=torch.float32).flatten()
-    bn = BatchNorm(1, momentum=momentum)
-    g = torch.Generator().manual_seed(seed)
-    means, variances = [bn.running_mean.item()], [bn.running_var.item()]
-    with torch.no_grad():
-        for _ in range(steps):
-            idx = torch.randperm(len(values), generator=g)[:batch_size]
-            bn(values[idx, None])  # (batch_size, 1)
-            means.append(bn.running_mean.item())
-            variances.append(bn.running_var.item())
-    return np.array(means), np.array(variances)
-
-
-def accuracy(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    *,
-    training: bool = False,
-    batch_size: int | None = None,
-) -> float:
-    """Classification accuracy of ``model`` on ``(x, y)``, evaluated in batches, in order.
-
-    With ``training=True`` the model runs in training mode, as in the classic bug: batch norm
-    then normalizes with each batch's own statistics and overwrites its running statistics.
-    The model's mode is restored afterwards; its running statistics are not.
-
-    Parameters
-    ----------
-    x : Tensor, shape (N, ...)
-    y : Tensor, shape (N,)
-    batch_size : int, optional
-        Samples per forward pass (default: all at once).
-
-    See book/batchnorm.ipynb.
-    """
-    was_training = model.training
-    model.train(training)
-    bs = len(x) if batch_size is None else batch_size
-    correct = 0
-    try:
-        with torch.no_grad():
-            for i in range(0, len(x), bs):
-                correct += (model(x[i : i + bs]).argmax(1) == y[i : i + bs]).sum().item()
-    finally:
-        model.train(was_training)
-    return correct / len(x)
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train_mlp` returns (arrays are NumPy, one entry per step or probe)."""
-
-    losses: np.ndarray
-    test_accuracy: float
-    diverged_at: int | None
-    model: MLP
-    probe_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
-    landscape: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    grad_change: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    percentiles: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
-    settings: dict = field(default_factory=dict)
-
-
-def _probe(model: MLP, xb: Tensor, yb: Tensor, step_sizes: Sequence[float]):
-    """Loss and gradient change along the gradient direction (Santurkar et al., 2018, Fig. 4).
-
-    Works on a copy, so the model's weights and running statistics stay as they are.
-    """
-    probe = copy.deepcopy(model)
-    params = [p for p in probe.parameters()]
-    loss = F.cross_entropy(probe(xb), yb)
-    grads = torch.autograd.grad(loss, params)
-    start = [p.detach().clone() for p in params]
-    losses, changes = [], []
-    for eta in step_sizes:
-        with torch.no_grad():
-            for p, p0, g in zip(params, start, grads, strict=True):
-                p.copy_(p0 - eta * g)
-        loss_eta = F.cross_entropy(probe(xb), yb)
-        grads_eta = torch.autograd.grad(loss_eta, params)
-        losses.append(loss_eta.item())
-        diff = torch.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(grads, grads_eta, strict=True)))
-        changes.append(diff.item())
-    return losses, changes
-
-
-def train_mlp(
-    *,
-    depth: int = 8,
-    width: int = 64,
-    norm: str = "none",
-    activation: str = "relu",
-    init_scale: float = 1.0,
-    lr: float = 0.1,
-    steps: int = 300,
-    batch_size: int = 64,
-    noise: float = 0.5,
-    seed: int = 0,
-    data: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
-    probe_every: int = 0,
-    probe_step_sizes: Sequence[float] = (0.25, 0.5, 1.0, 2.0),
-    track_unit: bool = False,
-    progress: Callable[[float, float], None] | None = None,
-) -> TrainResult:
-    """Train an :class:`MLP` on the digits with plain SGD and record what the chapter plots.
-
-    Runs on one CPU thread, so results do not depend on the machine's thread count. A run
-    whose loss becomes non-finite (or exceeds 1e3) is stopped and marked as diverged; its
-    remaining losses are NaN.
-
-    Parameters
-    ----------
-    depth, width, norm, activation, init_scale, noise, seed
-        Passed to :class:`MLP` (``seed`` also orders the mini-batches).
-    lr : float
-        SGD learning rate (no momentum, no weight decay).
-    steps, batch_size : int
-        Number of SGD steps and mini-batch size.
-    data : tuple of Tensor, optional
-        ``(x_train, y_train, x_test, y_test)``; default :func:`digits_split`.
-    probe_every : int
-        If positive, every ``probe_every`` steps measure the loss and the gradient change
-        along the gradient direction for each step size in ``probe_step_sizes``, multiplied
-        by ``lr``.
-    track_unit : bool
-        Record the 15th, 50th and 85th percentiles of the input to the last hidden layer's
-        nonlinearity (unit 0) over each step's mini-batch (as in Ioffe & Szegedy, Fig. 1).
-    progress : callable, optional
-        ``progress(done, total)`` after each step.
-
-    Returns
-    -------
-    TrainResult
-
-    See book/batchnorm.ipynb.
-    """
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    x_train, y_train, x_test, y_test = data if data is not None else digits_split()
-    if not (isinstance(batch_size, int) and 2 <= batch_size <= len(x_train)):
-        raise ValueError(f"batch_size must be an int in [2, {len(x_train)}], got {batch_size!r}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = MLP(
-            depth,
-            width,
-            in_features=x_train.shape[1],
-            norm=norm,
-            activation=activation,
-            init_scale=init_scale,
-            noise=noise,
-            seed=seed,
-        )
-        model.train()
-        g = torch.Generator().manual_seed(seed + 1)
-        opt = torch.optim.SGD(model.parameters(), lr=lr)
-        losses = np.full(steps, np.nan)
-        probe_steps, landscape, grad_change, pct = [], [], [], []
-        diverged_at = None
-        order = torch.randperm(len(x_train), generator=g)
-        pos = 0
-        for step in range(steps):
-            if pos + batch_size > len(order):
-                order, pos = torch.randperm(len(x_train), generator=g), 0
-            idx = order[pos : pos + batch_size]
-            pos += batch_size
-            xb, yb = x_train[idx], y_train[idx]
-            if probe_every and step % probe_every == 0:
-                ls, cs = _probe(model, xb, yb, [lr * s for s in probe_step_sizes])
-                probe_steps.append(step)
-                landscape.append(ls)
-                grad_change.append(cs)
-            if track_unit:
-                logits, z = _forward_tracking(model, xb)
-                pct.append(torch.quantile(z.detach(), _QUANTILES).tolist())
-            else:
-                logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            if not torch.isfinite(loss) or loss.item() > 1e3:
-                diverged_at = step
-                break
-            losses[step] = loss.item()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if progress is not None:
-                progress(step + 1, steps)
-        model.eval()
-        with torch.no_grad():
-            acc = (model(x_test).argmax(1) == y_test).float().mean().item()
-        if diverged_at is not None:
-            acc = float("nan")
-    finally:
-        torch.set_num_threads(threads)
-    n_sizes = len(probe_step_sizes)
-    settings = dict(
-        depth=depth,
-        width=width,
-        norm=norm,
-        activation=activation,
-        init_scale=init_scale,
-        lr=lr,
-        steps=steps,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    return TrainResult(
-        losses=losses,
-        test_accuracy=acc,
-        diverged_at=diverged_at,
-        model=model,
-        probe_steps=np.asarray(probe_steps, dtype=int),
-        landscape=np.asarray(landscape, dtype=float).reshape(len(probe_steps), n_sizes),
-        grad_change=np.asarray(grad_change, dtype=float).reshape(len(probe_steps), n_sizes),
-        percentiles=np.asarray(pct, dtype=float).reshape(-1, 3),
-        settings=settings,
-    )
-
-
-_QUANTILES = torch.tensor([0.15, 0.5, 0.85])
-
-
-def _forward_tracking(model: MLP, x: Tensor) -> tuple[Tensor, Tensor]:
-    """``model(x)`` and, on the way, unit 0's input to the last hidden nonlinearity."""
-    for block in model.blocks[:-1]:
-        x = block(x)
-    z = model.blocks[-1][:-1](x)  # (N, width): everything in the block but the activation
-    return model.head(model.blocks[-1][-1](z)), z[:, 0]
-
-
-# ---------------------------------------------------------------------------------------
-# Drawing helpers (draw on the given Axes, return it)
-# ---------------------------------------------------------------------------------------
-
-
-def plot_bn_steps(ax: Axes, x: Tensor, gamma: float, beta: float, eps: float = 1e-5) -> Axes:
-    """Algorithm 1 on one unit: the mini-batch x, the normalized x_hat and y = gamma x_hat + beta.
-
-    Parameters
-    ----------
-    x : Tensor, shape (m,)
-        One unit's values over a mini-batch.
-
-    See book/batchnorm.ipynb.
-    """
-    x = torch.as_tensor(x, dtype=torch.float64).flatten()
-    mu, var = x.mean(), x.var(unbiased=False)
-    x_hat = (x - mu) / torch.sqrt(var + eps)
-    y = gamma * x_hat + beta
-    rows = [
-        (r"$x_i$", x, mu.item(), var.sqrt().item()),
-        (r"$\hat x_i$", x_hat, 0.0, 1.0),
-        (r"$y_i=\gamma\hat x_i+\beta$", y, beta, abs(gamma)),
-    ]
-    colors = [COLORS["blue"], COLORS["orange"], COLORS["green"]]
-    for k, ((_, vals, center, spread), color) in enumerate(zip(rows, colors, strict=True)):
-        level = len(rows) - 1 - k
-        ax.scatter(vals.numpy(), np.full(len(vals), level), color=color, s=30, zorder=3)
-        ax.plot([center - spread, center + spread], [level - 0.25] * 2, color=color, lw=2)
-        ax.plot([center], [level - 0.25], marker="|", ms=10, color=color)
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows][::-1])
-    ax.set_ylim(-0.6, len(rows) - 0.5)
-    ax.set_xlabel("value (bar: mean ± standard deviation)")
-    ax.grid(axis="y", visible=False)
-    return ax
-
-
-def plot_activation_histogram(
-    ax: Axes, acts: Tensor, *, activation: str = "tanh", bins: int = 60, color: str | None = None
-) -> Axes:
-    """Histogram of one layer's activations (all samples and units pooled).
-
-    Parameters
-    ----------
-    acts : Tensor, shape (N, width)
-
-    See book/batchnorm.ipynb.
-    """
-    a = acts.detach().flatten().numpy()
-    rng = (-1.05, 1.05) if activation == "tanh" else (0.0, max(float(a.max()), 1e-6) * 1.02)
-    ax.hist(a, bins=bins, range=rng, density=True, color=color or COLORS["blue"], alpha=0.85)
-    ax.set_xlabel("activation")
-    ax.set_ylabel("density")
-    return ax
-
-
-def plot_layer_spread(
-    ax: Axes,
-    stds: dict[str, Sequence[float]],
-    *,
-    styles: dict[str, dict] | None = None,
-    current: int | None = None,
-) -> Axes:
-    """Standard deviation of the activations per layer, one line per network.
-
-    Parameters
-    ----------
-    stds : dict of str to sequence of float
-        Label -> one standard deviation per layer (layer 1 first).
-    styles : dict of str to dict, optional
-        Label -> keyword arguments for ``ax.plot`` (colour, line style...).
-    current : int, optional
-        Layer (1-based) to mark.
-
-    See book/batchnorm.ipynb.
-    """
-    palette = list(COLORS.values())
-    styles = styles or {}
-    for k, (label, s) in enumerate(stds.items()):
-        style = {
-            "color": palette[k % len(palette)],
-            "marker": "o",
-            "ms": 3,
-            **styles.get(label, {}),
-        }
-        ax.plot(range(1, len(s) + 1), s, label=label, **style)
-    if current is not None:
-        ax.axvline(current, color="grey", lw=1, ls="--")
-    ax.set_yscale("log")
-    ax.set_xlabel("layer")
-    ax.set_ylabel("std of activations")
-    ax.legend(fontsize=8)
-    return ax
-
-
-def plot_batch_estimates(
-    axes: Sequence[Axes],
-    stats: dict[str, Tensor],
-    population: Tensor,
-    index: int = 0,
-    *,
-    ranges: Sequence[tuple[float, float]] | None = None,
-) -> Sequence[Axes]:
-    """Histograms of mini-batch means, variances and one sample's normalized value.
-
-    Draws on three axes, with the population value of each quantity as a dashed line.
-
-    Parameters
-    ----------
-    axes : sequence of three Axes
-    stats : dict
-        The output of :func:`minibatch_statistics`.
-    population : Tensor, shape (n,)
-        The values the batches were drawn from.
-    ranges : sequence of three (float, float), optional
-        Fixed x-ranges, so frames of a widget share their axes.
-
-    See book/batchnorm.ipynb.
-    """
-    pop = torch.as_tensor(population, dtype=torch.float64).flatten()
-    mu, var = pop.mean().item(), pop.var(unbiased=False).item()
-    truth = [mu, var, ((pop[index] - mu) / math.sqrt(var + 1e-5)).item()]
-    titles = ["batch mean", "batch variance", f"$\\hat x$ of sample {index}"]
-    colors = [COLORS["blue"], COLORS["orange"], COLORS["green"]]
-    for k, (ax, key) in enumerate(zip(axes, ["mean", "var", "x_hat"], strict=True)):
-        rng = None if ranges is None else ranges[k]
-        ax.hist(stats[key].numpy(), bins=40, range=rng, density=True, color=colors[k], alpha=0.85)
-        ax.axvline(truth[k], color="black", ls="--", lw=1)
-        ax.set_title(titles[k])
-        ax.set_yticks([])
-        if rng is not None:
-            ax.set_xlim(rng)
-    return axes
-
-
-def plot_training_curves(
-    ax: Axes, results: dict[str, TrainResult], *, smooth: int = 10, ylim: tuple = (0.0, 2.5)
-) -> Axes:
-    """Training loss per step for several runs; a cross marks where a run diverged.
-
-    See book/batchnorm.ipynb.
-    """
-    colors = [COLORS["red"], COLORS["blue"], COLORS["green"], COLORS["purple"], COLORS["orange"]]
-    for (label, r), color in zip(results.items(), colors, strict=False):
-        ys = r.losses
-        if smooth > 1:
-            kernel = np.ones(smooth) / smooth
-            ys = np.convolve(np.nan_to_num(ys, nan=np.inf), kernel, mode="valid")
-            ys[~np.isfinite(ys)] = np.nan
-            xs = np.arange(smooth - 1, smooth - 1 + len(ys))
+class _RowNorm(torch.autograd.Function):
+    """The kernel of layer and group norm: standardize each row of ``x2`` (M, K), then
+    scale and shift. ``gamma`` and ``beta`` (or None) broadcast against ``x2`` viewed as
+    ``shape``; the backward is batch norm's formula, along rows."""
+
+    @staticmethod
+    def forward(ctx, x2, gamma, beta, shape, eps):
+        m, k = x2.shape
+        x_hat = x2 - x2.mean(1, keepdim=True)  # (M, K), centred: exact two-pass variance
+        var = (x_hat.unsqueeze(1) @ x_hat.unsqueeze(2)).view(m, 1) / k  # (M, 1), dot products
+        rstd = torch.rsqrt(var + eps)
+        x_hat.mul_(rstd)
+        ctx.save_for_backward(x_hat, rstd, gamma)
+        ctx.shape = shape
+        ctx.beta_shape = None if beta is None else beta.shape
+        y = x_hat.view(shape)
+        if gamma is not None and beta is not None:
+            return torch.addcmul(beta, y, gamma)
+        if gamma is not None:
+            return y * gamma
+        return y + beta if beta is not None else y.clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy):
+        x_hat, rstd, gamma = ctx.saved_tensors
+        m, k = x_hat.shape
+        dy = dy.contiguous().view(ctx.shape)
+        dgamma = dbeta = None
+        if gamma is not None:  # sums over the dimensions the parameters broadcast along
+            dgamma = _sum_to(dy * x_hat.view(ctx.shape), gamma.shape)
+            g = (dy * gamma).view(m, k)  # dl/dx_hat
         else:
-            xs = np.arange(len(ys))
-        acc = "" if math.isnan(r.test_accuracy) else f", test acc {r.test_accuracy:.0%}"
-        ax.plot(xs, ys, color=color, label=f"{label}{acc}")
-        if r.diverged_at is not None:
-            ax.plot(
-                [r.diverged_at],
-                [ylim[1] * 0.97],
-                marker="x",
-                ms=9,
-                mew=2,
-                color=color,
-                ls="none",
-                label=f"{label}: diverged at step {r.diverged_at}",
-            )
-    ax.set_ylim(*ylim)
-    ax.set_xlabel("SGD step")
-    ax.set_ylabel("training loss")
-    ax.legend(loc="upper right")
-    return ax
+            g = dy.view(m, k)
+        if ctx.beta_shape is not None:
+            dbeta = _sum_to(dy, ctx.beta_shape)
+        # dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), the row means by matmul
+        g_mean = g.sum(1, keepdim=True) / k  # (M, 1)
+        gx_mean = (g.unsqueeze(1) @ x_hat.unsqueeze(2)).view(m, 1) / k  # (M, 1)
+        dx = torch.addcmul(-g_mean * rstd, x_hat, -gx_mean * rstd)
+        return dx.addcmul_(g, rstd), dgamma, dbeta, None, None
 
 
-def plot_landscape(
-    ax: Axes,
-    results: dict[str, TrainResult],
-    *,
-    quantity: str = "landscape",
-    logy: bool = False,
-) -> Axes:
-    """The range (min to max over step sizes) of a probed quantity along training.
-
-    ``quantity`` is ``"landscape"`` (loss along the gradient direction) or ``"grad_change"``
-    (distance between the gradient and the gradient after the step).
-
-    See book/batchnorm.ipynb.
-    """
-    colors = [COLORS["red"], COLORS["blue"], COLORS["green"]]
-    for (label, r), color in zip(results.items(), colors, strict=False):
-        vals = getattr(r, quantity)
-        steps = r.probe_steps
-        lo, hi = np.nanmin(vals, axis=1), np.nanmax(vals, axis=1)
-        ax.fill_between(steps, lo, hi, color=color, alpha=0.35, label=label, lw=0)
-        ax.plot(steps, lo, color=color, lw=0.8)
-        ax.plot(steps, hi, color=color, lw=0.8)
-    ax.set_xlabel("SGD step")
-    if logy:
-        ax.set_yscale("log")
-    ax.legend()
-    return ax
+def _sum_to(t: Tensor, shape) -> Tensor:
+    """Sum ``t`` down to the broadcast ``shape``, last dimensions first (contiguous sums are
+    much faster than one reduction over strided axes)."""
+    for d in reversed(range(t.dim())):
+        if shape[d] == 1 and t.shape[d] != 1:
+            t = t.sum(d, keepdim=True)
+    return t
 
 
-def plot_running_stats(
-    axes: Sequence[Axes],
-    traces: dict[str, tuple[np.ndarray, np.ndarray]],
-    population: Tensor,
-) -> Sequence[Axes]:
-    """Running mean (first Axes) and running variance (second) against the batch count.
+def _check_param(name: str, t: Tensor | None, shape: tuple[int, ...]) -> None:
+    if t is None:
+        return
+    if not isinstance(t, Tensor) or tuple(t.shape) != shape:
+        got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"{name} must be a tensor of shape {shape}, got {got}")
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape: int | Sequence[int],
+    gamma: Tensor | None = None,
+    beta: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Layer normalization (Ba et al., 2016) by our own kernel, equal to ``F.layer_norm``.
+
+    Every sample is standardized with the mean and biased variance of its own last
+    ``len(normalized_shape)`` dimensions, then scaled by ``gamma`` and shifted by ``beta``
+    elementwise. Nothing depends on the other samples of the batch, so training and
+    evaluation compute the same thing, and a batch of one sample is fine.
 
     Parameters
     ----------
-    traces : dict of str to (ndarray, ndarray)
-        Label -> the output of :func:`running_stats_trace`.
-    population : Tensor, shape (n,)
-        The population: its mean and unbiased variance are drawn as dashed lines.
+    x : Tensor, shape (..., *normalized_shape)
+    normalized_shape : int or sequence of int
+        The trailing dimensions to normalize over, e.g. (C, H, W) or (features,).
+    gamma, beta : Tensor or None, shape normalized_shape
+    eps : float
+        Added to the variance, positive.
+
+    Returns
+    -------
+    Tensor, same shape as ``x``
+
+    Raises
+    ------
+    ValueError
+        If ``normalized_shape`` does not match the trailing dimensions of ``x``, ``gamma``
+        or ``beta`` does not have that shape, or ``eps`` is not positive.
 
     See book/batchnorm.ipynb.
     """
-    pop = torch.as_tensor(population, dtype=torch.float64).flatten()
-    colors = [COLORS["orange"], COLORS["blue"], COLORS["green"], COLORS["purple"]]
-    for (label, (mean, var)), color in zip(traces.items(), colors, strict=False):
-        axes[0].plot(mean, color=color, label=label)
-        axes[1].plot(var, color=color, label=label)
-    axes[0].axhline(pop.mean().item(), color="black", ls="--", lw=1)
-    axes[1].axhline(pop.var().item(), color="black", ls="--", lw=1)
-    axes[0].set_title("running_mean")
-    axes[1].set_title("running_var")
-    for ax in axes:
-        ax.set_xlabel("mini-batches seen")
-    axes[1].legend()
-    return axes
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or k > x.dim() or tuple(x.shape[x.dim() - k :]) != shape:
+        raise ValueError(
+            f"normalized_shape must equal the trailing dimensions of x {tuple(x.shape)}, "
+            f"got {shape}"
+        )
+    _check_param("gamma", gamma, shape)
+    _check_param("beta", beta, shape)
+    _check_hyper(eps, 0.0)
+    k = math.prod(shape)
+    x2 = x.reshape(-1, k).contiguous()  # (M, K): one row per sample (and leading position)
+    g = None if gamma is None else gamma.reshape(1, k)
+    b = None if beta is None else beta.reshape(1, k)
+    return _RowNorm.apply(x2, g, b, x2.shape, eps).view(x.shape)
 
 
-def plot_unit_percentiles(
-    ax: Axes,
-    result: TrainResult,
-    *,
-    color: str | None = None,
-    label: str = "",
-    band: bool = True,
-) -> Axes:
-    """15th, 50th and 85th percentiles of a tracked unit's input over training.
+def group_norm(
+    x: Tensor,
+    num_groups: int,
+    gamma: Tensor | None = None,
+    beta: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Group normalization (Wu & He, 2018) by our own kernel, equal to ``F.group_norm``.
 
-    ``result`` comes from :func:`train_mlp` with ``track_unit=True``. The median is a line,
-    the 15th to 85th percentiles a band (unless ``band`` is false).
-
-    See book/batchnorm.ipynb.
-    """
-    p = result.percentiles
-    steps = np.arange(len(p))
-    color = color or COLORS["blue"]
-    if band:
-        ax.fill_between(steps, p[:, 0], p[:, 2], color=color, alpha=0.3, lw=0)
-    ax.plot(steps, p[:, 1], color=color, lw=1, label=label or None)
-    ax.set_xlabel("SGD step")
-    return ax
-
-
-def plot_lr_summary(
-    ax: Axes,
-    sweep: dict[str, dict[float, TrainResult]],
-    *,
-    current: float | None = None,
-    last: int = 20,
-) -> Axes:
-    """Mean training loss over the last ``last`` steps against the learning rate.
-
-    Diverged runs are drawn at the top as crosses.
+    The C channels of every sample are split into ``num_groups`` groups of C / num_groups
+    consecutive channels; each group is standardized over its channels and all positions,
+    then each channel is scaled by ``gamma`` and shifted by ``beta``. One group is layer
+    norm over (C, H, W); C groups is instance norm.
 
     Parameters
     ----------
-    sweep : dict of str to dict of float to TrainResult
-        Label -> {learning rate: result}.
-    current : float, optional
-        Learning rate to mark.
+    x : Tensor, shape (N, C) or (N, C, H, W)
+        (N, C, ...) shapes work too.
+    num_groups : int
+        Divides C.
+    gamma, beta : Tensor or None, shape (C,)
+    eps : float
+        Added to the variance, positive.
+
+    Returns
+    -------
+    Tensor, same shape as ``x``
+
+    Raises
+    ------
+    ValueError
+        If the channels of ``x`` are not divisible by ``num_groups``, ``gamma`` or ``beta``
+        does not have shape (C,), or ``eps`` is not positive.
 
     See book/batchnorm.ipynb.
     """
-    colors = [COLORS["red"], COLORS["blue"], COLORS["green"]]
-    top = 3.0
-    for (label, runs), color in zip(sweep.items(), colors, strict=False):
-        lrs = sorted(runs)
-        final = [np.mean(runs[lr].losses[-last:]) for lr in lrs]
-        ok = [(lr, f) for lr, f in zip(lrs, final, strict=True) if np.isfinite(f)]
-        bad = [lr for lr, f in zip(lrs, final, strict=True) if not np.isfinite(f)]
-        if ok:
-            ax.plot(*zip(*ok, strict=True), marker="o", color=color, label=label)
-        if bad:
-            ax.plot(bad, [top] * len(bad), marker="x", ms=9, mew=2, ls="none", color=color)
-    if current is not None:
-        ax.axvline(current, color="grey", ls="--", lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"final training loss (last {last} steps)")
-    ax.legend()
-    return ax
+    c = _check_x(x)
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+        raise ValueError(f"num_groups must be a positive int, got {num_groups!r}")
+    if c % num_groups:
+        raise ValueError(
+            f"num_groups must divide the {c} channels of x, got num_groups={num_groups}"
+        )
+    _check_param("gamma", gamma, (c,))
+    _check_param("beta", beta, (c,))
+    _check_hyper(eps, 0.0)
+    n = x.shape[0]
+    x2 = x.reshape(n * num_groups, -1).contiguous()  # (N*G, C/G * L): one row per group
+    g = None if gamma is None else gamma.view(1, c, 1)
+    b = None if beta is None else beta.view(1, c, 1)
+    return _RowNorm.apply(x2, g, b, (n, c, x2.numel() // (n * c)), eps).view(x.shape)

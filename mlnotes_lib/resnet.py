@@ -1,78 +1,91 @@
-"""Residual blocks, plain blocks, and the experiments of the "Residual blocks" chapter.
+"""Residual blocks, plain blocks, and the networks of the "Residual blocks" chapter.
 
 A residual block computes ``relu(F(x) + shortcut(x))``, where the residual branch ``F`` is
 conv-BN-ReLU-conv-BN and the shortcut is the identity, or a 1×1 convolution (with batch
 norm) when the block changes the number of channels or the resolution. This is the
 "basic block" of He et al., *Deep Residual Learning for Image Recognition* (2016), with
 the projection shortcut of their option B. A plain block has the same layers and no
-shortcut. MLP versions of both (``nn.Linear`` instead of 3×3 convolutions) make the
-experiments over ten times cheaper per step, fast enough for a CPU.
+shortcut. Also here: the pre-activation block of He et al., *Identity Mappings in Deep
+Residual Networks* (2016), ``x + F(x)`` with F = BN-ReLU-conv-BN-ReLU-conv; the bottleneck
+block (1×1, 3×3, 1×1 convolutions); and MLP versions of the blocks (``nn.Linear`` instead of
+3×3 convolutions), which make the experiments over ten times cheaper per step, fast enough
+for a CPU. Batch norm is torch's own ``nn.BatchNorm1d``/``nn.BatchNorm2d``.
 
-The experiments reproduce the paper's figure 1 (a deeper plain network fits its training
-data *worse*) and its fix (residual networks of the same depths do not, most clearly when
-the last batch norm of every branch starts at zero, as in Goyal et al., 2017), and
-measure gradient norms at initialisation. Batch norm is torch's own
-``nn.BatchNorm1d``/``nn.BatchNorm2d``.
+The experiments (training by depth, gradient norms at initialisation) are in
+:mod:`mlnotes_lib.experiments.resnet` and the drawing in :mod:`mlnotes_lib.plots.resnet`;
+the experiment names that used to live here are still importable from this module.
 
 See book/resnet.ipynb.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
-import torch
 import torch.nn.functional as F
-from matplotlib.axes import Axes
 from torch import Tensor, nn
+
+from mlnotes_lib._common import check_int
 
 __all__ = [
     "KINDS",
     "VARIANTS",
-    "DepthCurves",
+    "BottleneckBlock",
     "PlainBlock",
     "PlainMLPBlock",
+    "PreActMLPBlock",
+    "PreActResidualBlock",
     "ResidualBlock",
     "ResidualMLPBlock",
-    "block_input_gradient_norms",
-    "block_output_stds",
-    "depth_experiment",
-    "layer_gradient_norms",
     "make_network",
     "num_weight_layers",
-    "plot_final_losses",
-    "plot_gradient_norms",
-    "plot_training_curves",
-    "train_classifier",
-    "training_loss",
 ]
 
 #: The two network families of :func:`make_network`.
 KINDS = ("mlp", "conv")
 
-#: Named network variants of :func:`depth_experiment` and the keyword arguments of
+#: Named network variants of the experiments and the keyword arguments of
 #: :func:`make_network` each stands for.
 VARIANTS = {
     "plain": {"residual": False},
     "residual": {"residual": True},
     "residual, zero-init": {"residual": True, "zero_init_residual": True},
+    "pre-activation": {"residual": True, "preact": True},
 }
+
+#: Names that moved to :mod:`mlnotes_lib.experiments.resnet`; still importable from here.
+_MOVED_TO_EXPERIMENTS = frozenset(
+    {
+        "DepthConfig",
+        "DepthCurves",
+        "block_input_gradient_norms",
+        "block_output_stds",
+        "depth_experiment",
+        "layer_gradient_norms",
+        "train_classifier",
+        "training_loss",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_EXPERIMENTS:
+        from mlnotes_lib.experiments import resnet as experiments
+
+        return getattr(experiments, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+    return check_int(name, value, minimum=low)
+
+
+class _Block(nn.Module):
+    """Marker base of every block type, so that probes can find the blocks of a network."""
 
 
 # --------------------------------------------------------------------------- blocks
-class _TwoLayerBlock(nn.Module):
+class _TwoLayerBlock(_Block):
     """The residual branch F shared by plain and residual blocks: W-BN-ReLU-W-BN."""
 
     def __init__(self, layer1: nn.Module, bn1: nn.Module, layer2: nn.Module, bn2: nn.Module):
@@ -198,6 +211,108 @@ class ResidualMLPBlock(_MLPBranch):
         return F.relu(self.branch(x) + x)
 
 
+class PreActResidualBlock(_Block):
+    """The pre-activation residual block of He et al. (2016, "Identity Mappings").
+
+    ``x + F(x)`` with ``F = BN - ReLU - conv3x3 - BN - ReLU - conv3x3``: batch norm and
+    ReLU move into the branch, so nothing follows the addition and the shortcut carries
+    ``x`` to the next block unchanged. The modules are registered in the order they run.
+
+    Parameters
+    ----------
+    channels : int
+        Channels ``C`` of the input and the output, at least 1.
+
+    Notes
+    -----
+    Input shape (N, C, H, W); output shape (N, C, H, W). See book/resnet.ipynb.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        channels = _check_int("channels", channels, 1)
+        self.bn1, self.relu1 = nn.BatchNorm2d(channels), nn.ReLU()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2, self.relu2 = nn.BatchNorm2d(channels), nn.ReLU()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.channels = channels
+
+    def branch(self, x: Tensor) -> Tensor:
+        """The residual function ``F(x)``."""
+        return self.conv2(self.relu2(self.bn2(self.conv1(self.relu1(self.bn1(x))))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.branch(x)
+
+
+class PreActMLPBlock(_Block):
+    """The MLP version of :class:`PreActResidualBlock`: ``x + F(x)``, F = BN-ReLU-Linear twice.
+
+    Input and output shape (N, features). See book/resnet.ipynb.
+    """
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        features = _check_int("features", features, 1)
+        self.bn1, self.relu1 = nn.BatchNorm1d(features), nn.ReLU()
+        self.layer1 = nn.Linear(features, features, bias=False)
+        self.bn2, self.relu2 = nn.BatchNorm1d(features), nn.ReLU()
+        self.layer2 = nn.Linear(features, features, bias=False)
+        self.features = features
+
+    def branch(self, x: Tensor) -> Tensor:
+        """The residual function ``F(x)``."""
+        return self.layer2(self.relu2(self.bn2(self.layer1(self.relu1(self.bn1(x))))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.branch(x)
+
+
+class BottleneckBlock(_Block):
+    """The bottleneck residual block of He et al. (2016): 1×1, 3×3 and 1×1 convolutions.
+
+    ``relu(F(x) + x)`` with ``F = conv1x1 (C -> B) - BN - ReLU - conv3x3 (B -> B) - BN -
+    ReLU - conv1x1 (B -> C) - BN``: the 1×1 convolutions shrink the channels to the
+    bottleneck width B for the expensive 3×3 convolution and restore them. The modules
+    are registered in the order they run.
+
+    Parameters
+    ----------
+    channels : int
+        Channels ``C`` of the input and the output, at least 1.
+    bottleneck_channels : int
+        Channels ``B`` of the 3×3 convolution, at least 1 (the paper uses C / 4).
+
+    Notes
+    -----
+    Input shape (N, C, H, W); output shape (N, C, H, W). See book/resnet.ipynb.
+    """
+
+    def __init__(self, channels: int, bottleneck_channels: int) -> None:
+        super().__init__()
+        c = _check_int("channels", channels, 1)
+        b = _check_int("bottleneck_channels", bottleneck_channels, 1)
+        self.conv1, self.bn1, self.relu1 = (
+            nn.Conv2d(c, b, 1, bias=False),
+            nn.BatchNorm2d(b),
+            nn.ReLU(),
+        )
+        self.conv2 = nn.Conv2d(b, b, 3, padding=1, bias=False)
+        self.bn2, self.relu2 = nn.BatchNorm2d(b), nn.ReLU()
+        self.conv3, self.bn3 = nn.Conv2d(b, c, 1, bias=False), nn.BatchNorm2d(c)
+        self.relu3 = nn.ReLU()
+        self.channels, self.bottleneck_channels = c, b
+
+    def branch(self, x: Tensor) -> Tensor:
+        """The residual function ``F(x)``."""
+        h = self.relu1(self.bn1(self.conv1(x)))  # (N, B, H, W)
+        h = self.relu2(self.bn2(self.conv2(h)))  # (N, B, H, W)
+        return self.bn3(self.conv3(h))  # (N, C, H, W)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu3(self.branch(x) + x)
+
+
 # -------------------------------------------------------------------------- networks
 def num_weight_layers(depth: int) -> int:
     """Weight layers of ``make_network(depth, ...)``: the stem, two per block, the head.
@@ -217,6 +332,7 @@ def make_network(
     in_features: int | None = None,
     num_classes: int = 10,
     zero_init_residual: bool = False,
+    preact: bool = False,
 ) -> nn.Sequential:
     """A stem, ``depth`` plain or residual blocks of constant width, and a linear head.
 
@@ -243,6 +359,10 @@ def make_network(
         Start the last batch norm of every residual branch with weight γ = 0, so that every
         residual block starts as the identity (Goyal et al., 2017). Ignored for plain
         networks, where it would make every block output zero.
+    preact : bool
+        Pre-activation residual blocks (:class:`PreActMLPBlock` / :class:`PreActResidualBlock`):
+        the stem is a bare weight layer, and a batch norm and ReLU follow the last block, as
+        in He et al.'s "Identity Mappings" networks. Needs ``residual``.
 
     Returns
     -------
@@ -254,20 +374,30 @@ def make_network(
     num_classes = _check_int("num_classes", num_classes, 1)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if kind == "mlp":
-        n_in = _check_int("in_features", 64 if in_features is None else in_features, 1)
+    if preact and not residual:
+        raise ValueError("preact needs residual=True: a pre-activation block has a shortcut")
+    mlp = kind == "mlp"
+    default_in = 64 if mlp else 1  # a flattened 8x8 digit, or one grey channel
+    n_in = _check_int("in_features", default_in if in_features is None else in_features, 1)
+    norm = nn.BatchNorm1d if mlp else nn.BatchNorm2d
+    if preact:
+        block = PreActMLPBlock if mlp else PreActResidualBlock
+    elif mlp:
         block = ResidualMLPBlock if residual else PlainMLPBlock
-        layers = [nn.Linear(n_in, width, bias=False), nn.BatchNorm1d(width), nn.ReLU()]
-        layers += [block(width) for _ in range(depth)]  # (N, width) throughout
-        layers += [nn.Linear(width, num_classes)]
     else:
-        n_in = _check_int("in_features", 1 if in_features is None else in_features, 1)
         block = ResidualBlock if residual else PlainBlock
-        layers = [nn.Conv2d(n_in, width, 3, padding=1, bias=False), nn.BatchNorm2d(width)]
-        layers += [nn.ReLU()]
-        layers += [block(width) for _ in range(depth)]  # (N, width, H, W) throughout
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes)]
-    net = nn.Sequential(*layers)
+    stem = (
+        nn.Linear(n_in, width, bias=False)
+        if mlp
+        else nn.Conv2d(n_in, width, 3, padding=1, bias=False)
+    )
+    layers = [stem] if preact else [stem, norm(width), nn.ReLU()]
+    layers += [block(width) for _ in range(depth)]  # (N, width) or (N, width, H, W) throughout
+    if preact:  # the blocks end in a convolution: normalize and activate before the head
+        layers += [norm(width), nn.ReLU()]
+    if not mlp:
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]  # (N, width)
+    net = nn.Sequential(*layers, nn.Linear(width, num_classes))
     if residual and zero_init_residual:
         for m in net:
             if isinstance(m, _TwoLayerBlock):
@@ -275,386 +405,9 @@ def make_network(
     return net
 
 
-def _blocks(model: nn.Module) -> list[_TwoLayerBlock]:
-    return [m for m in model.modules() if isinstance(m, _TwoLayerBlock)]
+def _blocks(model: nn.Module) -> list[_Block]:
+    return [m for m in model.modules() if isinstance(m, _Block)]
 
 
 def _weight_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
-
-
-# ------------------------------------------------------------------------- training
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run on one CPU thread, so results do not depend on the machine's core count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _check_data(x: Tensor, y: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.ndim < 2:
-        raise ValueError(f"x must be a tensor of shape (N, ...), got {getattr(x, 'shape', x)}")
-    if not isinstance(y, Tensor) or y.shape != x.shape[:1]:
-        raise ValueError(f"y must be a tensor of shape (N,) = ({x.shape[0]},) of class labels")
-
-
-def train_classifier(
-    model: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    *,
-    steps: int,
-    batch_size: int = 128,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    cosine: bool = True,
-    seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-) -> Tensor:
-    """Train ``model`` in place with mini-batch SGD on cross-entropy; return each step's loss.
-
-    Every epoch visits the data in a new random order (from ``seed``) and drops the last
-    incomplete batch. Runs on one thread, so the losses do not depend on the core count.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Maps ``x[idx]`` to logits of shape (B, num_classes).
-    x : Tensor, shape (N, ...)
-        Inputs.
-    y : Tensor, shape (N,)
-        Class labels (int64).
-    steps : int
-        Number of SGD steps (the budget).
-    batch_size, lr, momentum : int, float, float
-        Mini-batch size (at least 2, for batch norm), learning rate, SGD momentum.
-    cosine : bool
-        Decay the learning rate from ``lr`` to 0 along a half cosine over the ``steps``
-        (as He et al. decay theirs in steps), so the final loss is not dominated by the
-        noise of the last updates.
-    seed : int
-        Seeds the order of the mini-batches (not the weights: seed torch before building
-        the model).
-    progress : callable, optional
-        ``progress(done, steps)`` after every step.
-
-    Returns
-    -------
-    Tensor, shape (steps,)
-        The mini-batch training loss of each step (before its update).
-    """
-    _check_data(x, y)
-    steps = _check_int("steps", steps, 1)
-    batch_size = _check_int("batch_size", batch_size, 2)  # BN needs two samples
-    if batch_size > len(x):
-        raise ValueError(f"batch_size must be <= the {len(x)} samples, got {batch_size}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)) if cosine else 1.0
-    )
-    losses = torch.empty(steps)
-    model.train()
-    with _one_thread():
-        step = 0
-        while step < steps:
-            order = torch.randperm(len(x), generator=gen)
-            for start in range(0, len(x) - batch_size + 1, batch_size):
-                idx = order[start : start + batch_size]
-                loss = F.cross_entropy(model(x[idx]), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses[step] = loss.detach()
-                step += 1
-                if progress is not None:
-                    progress(step, steps)
-                if step == steps:
-                    break
-    return losses
-
-
-@torch.no_grad()
-def training_loss(model: nn.Module, x: Tensor, y: Tensor) -> float:
-    """Mean cross-entropy of ``model`` in eval mode on the whole training set ``(x, y)``.
-
-    This is the quantity the paper's figure 1 plots (as an error rate): how well the
-    network fits the data it was trained on. The model is put back into training mode.
-    See book/resnet.ipynb.
-    """
-    _check_data(x, y)
-    model.eval()
-    try:
-        with _one_thread():
-            return F.cross_entropy(model(x), y).item()
-    finally:
-        model.train()
-
-
-@dataclass
-class DepthCurves:
-    """What :func:`depth_experiment` returns.
-
-    ``curves[variant, depth]`` is the tensor of per-step mini-batch losses, shape
-    (steps,); ``final[variant, depth]`` the training loss on the whole set after training
-    (:func:`training_loss`); ``settings`` the training settings used.
-    """
-
-    curves: dict[tuple[str, int], Tensor] = field(default_factory=dict)
-    final: dict[tuple[str, int], float] = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
-
-    @property
-    def depths(self) -> list[int]:
-        """The depths (numbers of blocks) trained, in increasing order."""
-        return sorted({d for _, d in self.curves})
-
-    @property
-    def variants(self) -> list[str]:
-        """The variants trained, in the order given."""
-        return list(dict.fromkeys(v for v, _ in self.curves))
-
-
-def depth_experiment(
-    x: Tensor,
-    y: Tensor,
-    depths: Sequence[int],
-    *,
-    variants: Sequence[str] = ("plain", "residual"),
-    steps: int = 150,
-    width: int = 16,
-    batch_size: int = 128,
-    lr: float = 0.1,
-    seed: int = 0,
-    kind: str = "mlp",
-    progress: Callable[[int, int], None] | None = None,
-) -> DepthCurves:
-    """Train one network per (variant, depth) on ``(x, y)`` with the same budget and seed.
-
-    The paper's figure 1 is ``depth_experiment(x, y, [3, 15], variants=["plain"])``: if
-    deeper plain networks are harder to optimise, the 32-layer one ends with a higher
-    training loss than the 8-layer one. Every network starts from
-    ``torch.manual_seed(seed)`` and sees the same mini-batches; the global random state
-    is restored afterwards.
-
-    The defaults are the chapter's: 150 SGD steps (about 11 epochs of the 1,797 digits)
-    with momentum 0.9, batch 128 and a cosine decay of the learning rate from 0.1, at
-    width 16. They keep the whole experiment to seconds on one CPU thread, and with them
-    the 32-layer plain network ends above the 8-layer one and the 32-layer zero-init
-    residual network below it, for every seed we tried (0 to 9).
-
-    Parameters
-    ----------
-    x : Tensor, shape (N, D) for ``kind="mlp"`` or (N, C, H, W) for ``kind="conv"``
-        Inputs.
-    y : Tensor, shape (N,)
-        Class labels.
-    depths : sequence of int
-        Numbers of blocks (see :func:`make_network`).
-    variants : sequence of str
-        Keys of ``VARIANTS``: ``"plain"``, ``"residual"``, ``"residual, zero-init"``.
-    progress : callable, optional
-        ``progress(done, total)`` counts finished networks.
-
-    Returns
-    -------
-    DepthCurves
-    """
-    depths = [_check_int("depths", d, 1) for d in depths]
-    if not depths:
-        raise ValueError("depths must hold at least one depth")
-    if isinstance(variants, str) or not variants:
-        raise ValueError("variants must be a non-empty sequence of variant names")
-    for v in variants:
-        if v not in VARIANTS:
-            raise ValueError(f"variants: unknown variant {v!r}; choose from {list(VARIANTS)}")
-    _check_data(x, y)
-    settings = dict(steps=steps, width=width, batch_size=batch_size, lr=lr, seed=seed, kind=kind)
-    out = DepthCurves(settings=settings)
-    total, done = len(variants) * len(depths), 0
-    with torch.random.fork_rng(devices=[]):
-        for v in variants:
-            for d in depths:
-                torch.manual_seed(seed)
-                net = make_network(d, kind=kind, width=width, in_features=x.shape[1], **VARIANTS[v])
-                out.curves[v, d] = train_classifier(
-                    net, x, y, steps=steps, batch_size=batch_size, lr=lr, seed=seed
-                )
-                out.final[v, d] = training_loss(net, x, y)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-    return out
-
-
-# ----------------------------------------------------------------- at initialisation
-def layer_gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """Norm of the loss gradient for every weight layer, from the input to the output.
-
-    One forward and backward pass of the cross-entropy on the batch ``(x, y)`` in
-    training mode (batch norm uses the batch statistics); the gradients stay in
-    ``.grad``.
-
-    Returns
-    -------
-    Tensor, shape (L,)
-        ``||dL/dW_l||`` (Frobenius norm) for the ``L`` ``nn.Linear``/``nn.Conv2d`` layers of
-        ``model`` in the order they were registered (input to output for
-        :func:`make_network`'s networks).
-    """
-    _check_data(x, y)
-    layers = _weight_layers(model)
-    if not layers:
-        raise ValueError("model must contain nn.Linear or nn.Conv2d layers")
-    model.train()
-    model.zero_grad(set_to_none=True)
-    with _one_thread():
-        F.cross_entropy(model(x), y).backward()
-    return torch.stack([m.weight.grad.norm() for m in layers])
-
-
-def block_input_gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """Norm of the loss gradient with respect to the input of every block.
-
-    With ``x_l`` the input of block ``l`` (``l = 0 .. depth-1``, input to output), returns
-    ``||dL/dx_l||`` over the whole batch, in training mode. When every residual block is
-    exactly the identity (zero-initialised, on the nonnegative outputs of a ReLU) all
-    entries are equal: the gradient reaches the first block unchanged.
-
-    Returns
-    -------
-    Tensor, shape (depth,)
-    """
-    _check_data(x, y)
-    blocks = _blocks(model)
-    if not blocks:
-        raise ValueError("model must contain plain or residual blocks")
-    inputs: list[Tensor] = []
-
-    def keep(module, args):
-        args[0].retain_grad()
-        inputs.append(args[0])
-
-    handles = [b.register_forward_pre_hook(keep) for b in blocks]
-    model.train()
-    model.zero_grad(set_to_none=True)
-    try:
-        with _one_thread():
-            F.cross_entropy(model(x), y).backward()
-    finally:
-        for h in handles:
-            h.remove()
-    return torch.stack([a.grad.norm() for a in inputs])
-
-
-@torch.no_grad()
-def block_output_stds(model: nn.Module, x: Tensor) -> Tensor:
-    """Standard deviation of every block's output on the batch ``x`` (training mode).
-
-    Returns
-    -------
-    Tensor, shape (depth,)
-        One value per plain or residual block, input to output.
-    """
-    blocks = _blocks(model)
-    if not blocks:
-        raise ValueError("model must contain plain or residual blocks")
-    stds: list[Tensor] = []
-    handles = [b.register_forward_hook(lambda m, i, o: stds.append(o.std())) for b in blocks]
-    model.train()
-    try:
-        with _one_thread():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return torch.stack(stds)
-
-
-# -------------------------------------------------------------------------- drawing
-_STYLE = {
-    "plain": {"color": "#D55E00", "marker": "o"},
-    "residual": {"color": "#0072B2", "marker": "s"},
-    "residual, zero-init": {"color": "#009E73", "marker": "^"},
-}
-
-
-def plot_gradient_norms(
-    ax: Axes, norms: dict[str, Tensor], *, xlabel: str = "layer", ylabel: str = ""
-) -> Axes:
-    """Gradient norms (log scale) against the layer index, one line per network.
-
-    ``norms`` maps a variant name (a key of ``VARIANTS``) or any label to a tensor of shape
-    (L,), e.g. from :func:`layer_gradient_norms` or :func:`block_input_gradient_norms`.
-    Entries that are exactly zero are left out (log scale).
-    """
-    for label, g in norms.items():
-        g = torch.as_tensor(g).detach().double().cpu().numpy()
-        idx = np.flatnonzero(g > 0)
-        ax.semilogy(idx + 1, g[idx], markersize=3, label=label, **_STYLE.get(label, {}))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend()
-    return ax
-
-
-def plot_training_curves(
-    ax: Axes,
-    result: DepthCurves,
-    keys: Sequence[tuple[str, int]],
-    *,
-    label: str = "{variant}-{layers}",
-    smooth: int = 14,
-    logy: bool = True,
-) -> Axes:
-    """Mini-batch training loss (moving average over ``smooth`` steps) of the given runs.
-
-    ``keys`` are (variant, depth) pairs of ``result``. Curves of one variant share a
-    colour; the deepest network of a variant is drawn solid, shallower ones dashed.
-    ``label`` formats each legend entry from ``variant`` and ``layers`` (the number of
-    weight layers, as the paper counts them: "plain-32").
-    """
-    deepest = {v: max(d for w, d in keys if w == v) for v, _ in keys}
-    for key in keys:
-        v, d = key
-        ys = result.curves[key].numpy()
-        if smooth > 1 and len(ys) >= smooth:
-            ys = np.convolve(ys, np.ones(smooth) / smooth, mode="valid")
-        xs = np.arange(len(ys)) + (smooth if smooth > 1 else 1)
-        style = {"color": _STYLE.get(v, {}).get("color")}
-        style["linestyle"] = "-" if d == deepest[v] else "--"
-        ax.plot(xs, ys, label=label.format(variant=v, layers=num_weight_layers(d)), **style)
-    ax.set_xlabel("SGD step")
-    ax.set_ylabel("training loss")
-    if logy:
-        ax.set_yscale("log")
-    ax.legend()
-    return ax
-
-
-def plot_final_losses(ax: Axes, result: DepthCurves, *, highlight: int | None = None) -> Axes:
-    """Final training loss against the number of weight layers, one line per variant.
-
-    ``highlight`` (a depth in blocks) draws a vertical line at that network.
-    """
-    depths = result.depths
-    layers = [num_weight_layers(d) for d in depths]
-    for v in result.variants:
-        ys = [result.final[v, d] for d in depths]
-        ax.semilogy(layers, ys, label=v, markersize=4, **_STYLE.get(v, {}))
-    if highlight is not None:
-        ax.axvline(num_weight_layers(highlight), color="0.5", linewidth=1, linestyle=":")
-    ax.set_xticks(layers)
-    ax.set_xlabel("weight layers")
-    ax.set_ylabel("final training loss")
-    ax.legend()
-    return ax

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -187,9 +188,9 @@ def test_batch_norm_module_reset_restores_initial_state():
 
 @pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1, 1)])
 def test_batch_norm_rejects_one_value_per_channel_in_training(shape):
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"\bx\b"):
         bn.batch_norm(torch.randn(shape), None, None)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"\bx\b"):
         bn.BatchNorm(3)(torch.randn(shape))
     # torch refuses too, and evaluation mode is fine with one sample
     with pytest.raises(ValueError):
@@ -203,51 +204,133 @@ def test_batch_norm_rejects_channel_mismatch(name):
     x, gamma, beta, rm, rv = _inputs((4, 3, 2, 2))
     args = {"gamma": gamma, "beta": beta, "running_mean": rm, "running_var": rv}
     args[name] = torch.ones(5)
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
         bn.batch_norm(x, **args)
 
 
 def test_batch_norm_module_rejects_channel_mismatch():
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"\bgamma\b"):
         bn.BatchNorm(4)(torch.randn(5, 3))
 
 
 @pytest.mark.parametrize("eps", [0.0, -1e-5, math.nan])
 def test_batch_norm_rejects_non_positive_eps(eps):
     x = torch.randn(4, 2)
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match=r"\beps\b"):
         bn.batch_norm(x, None, None, eps=eps)
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match=r"\beps\b"):
         bn.BatchNorm(2, eps=eps)
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match=r"\beps\b"):
         bn.batch_norm_backward(x, x, torch.ones(2), eps=eps)
 
 
 @pytest.mark.parametrize("momentum", [-0.1, 1.5, math.nan])
 def test_batch_norm_rejects_momentum_outside_unit_interval(momentum):
-    with pytest.raises(ValueError, match="momentum"):
+    with pytest.raises(ValueError, match=r"\bmomentum\b"):
         bn.batch_norm(torch.randn(4, 2), None, None, momentum=momentum)
-    with pytest.raises(ValueError, match="momentum"):
+    with pytest.raises(ValueError, match=r"\bmomentum\b"):
         bn.BatchNorm(2, momentum=momentum)
 
 
 def test_batch_norm_rejects_eval_mode_without_running_stats():
-    with pytest.raises(ValueError, match="running_mean"):
+    with pytest.raises(ValueError, match=r"\brunning_mean\b"):
         bn.batch_norm(torch.randn(4, 2), None, None, training=False)
-    with pytest.raises(ValueError, match="running_var"):
+    with pytest.raises(ValueError, match=r"\brunning_var\b"):
         bn.batch_norm(torch.randn(4, 2), None, None, running_mean=torch.zeros(2))
 
 
 def test_batch_norm_rejects_bad_x():
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"\bx\b"):
         bn.batch_norm(torch.randn(5), None, None)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"\bx\b"):
         bn.batch_norm(torch.ones(4, 2, dtype=torch.long), None, None)
 
 
 def test_batch_norm_backward_rejects_mismatched_dy():
-    with pytest.raises(ValueError, match="dy"):
+    with pytest.raises(ValueError, match=r"\bdy\b"):
         bn.batch_norm_backward(torch.randn(4, 3), torch.randn(4, 2), torch.ones(2))
+
+
+# --- layer norm and group norm ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "normalized_shape"),
+    [((4, 6), (6,)), ((3, 4, 5, 5), (4, 5, 5)), ((3, 4, 5, 5), (5,)), ((2, 3, 7), 7)],
+)
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_matches_torch_forward_and_backward(shape, normalized_shape, affine):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(*shape, generator=g) * 3 + 1
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    params = [torch.rand(ns, generator=g) + 0.5, torch.randn(ns, generator=g)] if affine else []
+    ours_in = [t.clone().requires_grad_() for t in [x, *params]]
+    ref_in = [t.clone().requires_grad_() for t in [x, *params]]
+    y = bn.layer_norm(ours_in[0], normalized_shape, *ours_in[1:], eps=1e-4)
+    y_ref = F.layer_norm(ref_in[0], ns, *ref_in[1:], eps=1e-4)
+    assert_close(y, y_ref)
+    dy = torch.randn(shape, generator=g)
+    y.backward(dy)
+    y_ref.backward(dy)
+    for a, b in zip(ours_in, ref_in, strict=True):
+        assert_close(a.grad, b.grad)
+
+
+@pytest.mark.parametrize(("shape", "groups"), [((4, 6, 3, 3), 3), ((2, 8, 5), 2), ((5, 12), 3)])
+def test_group_norm_matches_torch_forward_and_backward(shape, groups):
+    g = torch.Generator().manual_seed(1)
+    c = shape[1]
+    x = torch.randn(*shape, generator=g) * 2 - 1
+    gamma, beta = torch.rand(c, generator=g) + 0.5, torch.randn(c, generator=g)
+    ours_in = [t.clone().requires_grad_() for t in (x, gamma, beta)]
+    ref_in = [t.clone().requires_grad_() for t in (x, gamma, beta)]
+    y, y_ref = (
+        bn.group_norm(*ours_in[:1], groups, *ours_in[1:]),
+        F.group_norm(ref_in[0], groups, *ref_in[1:]),
+    )
+    assert_close(y, y_ref)
+    dy = torch.randn(shape, generator=g)
+    y.backward(dy)
+    y_ref.backward(dy)
+    for a, b in zip(ours_in, ref_in, strict=True):
+        assert_close(a.grad, b.grad)
+
+
+def test_layer_and_group_norm_pass_gradcheck_and_do_not_use_the_batch():
+    x = torch.randn(3, 4, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: bn.layer_norm(a, (4, 2, 2)), (x,))
+    assert torch.autograd.gradcheck(lambda a: bn.group_norm(a, 2), (x,))
+    one = x[:1].detach()  # a batch of one sample is fine: nothing depends on the batch
+    assert_close(bn.group_norm(one, 2), bn.group_norm(x.detach(), 2)[:1])
+    assert_close(bn.group_norm(one, 1), bn.layer_norm(one, (4, 2, 2)))
+
+
+def test_group_norm_rejects_channels_not_divisible_by_num_groups():
+    with pytest.raises(ValueError, match=r"\bnum_groups\b.*\bchannels\b"):
+        bn.group_norm(torch.randn(2, 6, 3, 3), 4)
+    with pytest.raises(ValueError, match=r"\bnum_groups\b"):
+        bn.group_norm(torch.randn(2, 6), 0)
+
+
+@pytest.mark.parametrize("normalized_shape", [(3,), (3, 5), 5, (2, 2, 3, 4)])
+def test_layer_norm_rejects_a_shape_that_is_not_the_trailing_dimensions(normalized_shape):
+    with pytest.raises(ValueError, match=r"\bnormalized_shape\b.*\btrailing\b"):
+        bn.layer_norm(torch.randn(2, 3, 4), normalized_shape)
+
+
+@pytest.mark.parametrize("eps", [0.0, -1e-5, math.nan])
+def test_layer_and_group_norm_reject_non_positive_eps(eps):
+    with pytest.raises(ValueError, match=r"\beps\b"):
+        bn.layer_norm(torch.randn(2, 3), 3, eps=eps)
+    with pytest.raises(ValueError, match=r"\beps\b"):
+        bn.group_norm(torch.randn(2, 4), 2, eps=eps)
+
+
+def test_layer_and_group_norm_reject_affine_parameters_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"\bgamma\b"):
+        bn.layer_norm(torch.randn(2, 3), 3, gamma=torch.ones(4))
+    with pytest.raises(ValueError, match=r"\bbeta\b"):
+        bn.group_norm(torch.randn(2, 4, 3), 2, beta=torch.ones(3))
 
 
 # --- fold_batch_norm ---------------------------------------------------------------------
@@ -292,7 +375,7 @@ def test_mlp_places_batch_norm_before_the_activation_and_drops_the_bias():
 
 
 def test_mlp_rejects_bad_depth():
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(ValueError, match=r"\bdepth\b"):
         bn.MLP(0)
 
 
@@ -345,6 +428,37 @@ def test_train_mlp_is_deterministic_and_learns(data):
     assert a.percentiles.shape == (40, 3) and a.diverged_at is None
 
 
+def test_train_mlp_takes_a_config_and_the_old_keywords_alike(data):
+    from mlnotes_lib.experiments import batchnorm as xbn
+
+    cfg = xbn.TrainConfig(depth=2, width=8, norm="bn", lr=0.2, steps=12)
+    new = xbn.train_mlp(cfg, data)
+    old = bn.train_mlp(depth=2, width=8, norm="bn", lr=0.2, steps=12, data=data)
+    assert (new.losses == old.losses).all() and new.settings["steps"] == 12
+    with pytest.raises(ValueError, match=r"\boverrides\b"):
+        xbn.train_mlp(cfg, data, depht=3)
+    for kw, name in [
+        ({"steps": 0}, "steps"),
+        ({"lr": 0.0}, "lr"),
+        ({"batch_size": 1}, "batch_size"),
+    ]:
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            xbn.train_mlp(cfg, data, **kw)
+
+
+def test_seed_sweep_trains_each_config_once_per_seed(data):
+    from mlnotes_lib.experiments import batchnorm as xbn
+
+    cache = {}
+    cfg = {
+        "a": xbn.TrainConfig(depth=1, width=4, steps=3),
+        "b": xbn.TrainConfig(depth=1, width=4, steps=3),
+    }
+    out = xbn.seed_sweep(cfg, [0, 1], data, cache=cache)
+    assert len(out["a"]) == 2 and len(cache) == 2  # the same config is trained once
+    assert out["a"][1] is out["b"][1] and out["a"][0].settings["seed"] == 0
+
+
 def test_train_mlp_marks_divergence(data):
     r = bn.train_mlp(depth=8, norm="none", lr=10.0, steps=30, data=data)
     assert r.diverged_at is not None and math.isnan(r.test_accuracy)
@@ -394,3 +508,25 @@ def test_fold_checker_accepts_the_reference_and_names_each_mistake():
     for m in ex.FOLD_MISTAKES:
         result = ex.check_fold_batch_norm(m.fn)
         assert not result.passed and result.mistake == m.name
+
+
+def test_final_loss_and_median_jumps_summarise_a_run(data):
+    from mlnotes_lib.experiments import batchnorm as xbn
+
+    r = xbn.train_mlp(xbn.TrainConfig(depth=2, width=8, steps=30, track_unit=True), data)
+    assert xbn.final_loss(r, last=10) == pytest.approx(float(r.losses[-10:].mean()))
+    assert xbn.median_jumps(r) == pytest.approx(float(np.diff(r.percentiles[:, 1]).std()))
+    bad = xbn.train_mlp(xbn.TrainConfig(depth=8, lr=10.0, steps=30), data)
+    assert xbn.final_loss(bad) == float("inf")
+    with pytest.raises(ValueError, match=r"\bresult\b"):
+        xbn.landscape_summary(r)  # no probes in this run
+
+
+def test_eval_mode_bug_reports_five_accuracies_and_leaves_the_model_alone(data):
+    from mlnotes_lib.experiments import batchnorm as xbn
+
+    r = xbn.train_mlp(xbn.TrainConfig(depth=2, width=16, norm="bn", lr=0.3, steps=40), data)
+    before = {k: v.clone() for k, v in r.model.state_dict().items()}
+    acc = xbn.eval_mode_bug(r.model, data[2], data[3])
+    assert len(acc) == 5 and all(0 <= a <= 1 for a in acc.values())
+    assert all(torch.equal(v, r.model.state_dict()[k]) for k, v in before.items())
