@@ -1,39 +1,46 @@
-"""Convolution arithmetic and padding.
+"""Convolution arithmetic, padding and the transposed convolution.
 
-Output sizes of (transposed) convolutions, with padding, stride and dilation, as in
-Dumoulin & Visin, *A guide to convolution arithmetic for deep learning* (2016), and the
-four padding modes of ``torch.nn.functional.pad`` written as index arithmetic: every
-padded pixel is a copy of an input pixel (or zero), found by mapping its coordinate
-back into the input.
+Output sizes of (transposed) convolutions with padding, stride and dilation, as in
+Dumoulin & Visin, *A guide to convolution arithmetic for deep learning* (2016); the four
+padding modes of ``torch.nn.functional.pad`` written as index arithmetic (every padded
+pixel is a copy of an input pixel, or zero); and the convolution itself:
+
+- :func:`conv2d` reads every kernel window through strided views of the padded input and
+  contracts them with the weight by matrix products (one per kernel tap at stride 1);
+- :func:`conv_transpose2d` is built the way the guide draws it: insert ``s - 1`` zeros
+  between the inputs, pad by ``d(f - 1) - p``, and run :func:`conv2d` with the flipped,
+  channel-swapped kernel;
+- :func:`conv_matrix` writes a single-channel convolution as the matrix ``C`` with
+  ``conv(x) = C @ vec(x)``; the transposed convolution is ``C.T``.
 
 See book/conv.ipynb.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
-from matplotlib.patches import Rectangle
 
 __all__ = [
     "PAD_MODES",
+    "TORCH_PAD_MODE",
+    "conv2d",
+    "conv_matrix",
     "conv_output_size",
+    "conv_transpose2d",
     "conv_transpose_output_size",
-    "letter_grid",
+    "overlap_counts",
     "pad2d",
     "pad_indices",
-    "pad_letters",
-    "plot_conv_arithmetic",
-    "plot_conv_positions",
-    "plot_padding",
-    "plot_letter_grid",
+    "receptive_field",
+    "same_padding",
 ]
 
 PAD_MODES = ("zeros", "reflect", "replicate", "circular")
+#: The name ``F.pad`` uses for each of our modes (the one copy of this map).
+TORCH_PAD_MODE = {"zeros": "constant", **{m: m for m in PAD_MODES[1:]}}
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -45,7 +52,33 @@ def _check_int(name: str, value, low: int) -> int:
     return int(value)
 
 
-def conv_output_size(w: int, f: int, p: int = 0, s: int = 1, d: int = 1) -> int:
+def _torch_names(p, s, d, padding, stride, dilation) -> tuple:
+    """``p, s, d``, or PyTorch's names for them (``padding``, ``stride``, ``dilation``)."""
+    out = []
+    for short, name, value, alias, default in (
+        ("p", "padding", p, padding, 0),
+        ("s", "stride", s, stride, 1),
+        ("d", "dilation", d, dilation, 1),
+    ):
+        if alias is not None:
+            if not (isinstance(value, int) and value == default):
+                raise ValueError(f"{name}: give {short} or {name}, not both")
+            value = alias
+        out.append(value)
+    return tuple(out)
+
+
+def conv_output_size(
+    w: int,
+    f: int,
+    p: int = 0,
+    s: int = 1,
+    d: int = 1,
+    *,
+    padding: int | None = None,
+    stride: int | None = None,
+    dilation: int | None = None,
+) -> int:
     """Output length of a convolution along one dimension.
 
     .. math:: O = \\left\\lfloor \\frac{W + 2P - D(F - 1) - 1}{S} \\right\\rfloor + 1
@@ -56,16 +89,11 @@ def conv_output_size(w: int, f: int, p: int = 0, s: int = 1, d: int = 1) -> int:
 
     Parameters
     ----------
-    w : int
-        Input size ``W``.
-    f : int
-        Kernel size ``F``.
-    p : int
-        Zero padding ``P`` on each side.
-    s : int
-        Stride ``S``.
-    d : int
-        Dilation ``D``.
+    w, f, p, s, d : int
+        Input size ``W``, kernel size ``F``, zero padding ``P`` on each side, stride ``S``
+        and dilation ``D``.
+    padding, stride, dilation : int, optional
+        PyTorch's names for ``p``, ``s`` and ``d`` (give one name or the other).
 
     Returns
     -------
@@ -80,6 +108,7 @@ def conv_output_size(w: int, f: int, p: int = 0, s: int = 1, d: int = 1) -> int:
 
     See book/conv.ipynb.
     """
+    p, s, d = _torch_names(p, s, d, padding, stride, dilation)
     w, f = _check_int("w", w, 1), _check_int("f", f, 1)
     p, s, d = _check_int("p", p, 0), _check_int("s", s, 1), _check_int("d", d, 1)
     f_eff = d * (f - 1) + 1
@@ -92,13 +121,23 @@ def conv_output_size(w: int, f: int, p: int = 0, s: int = 1, d: int = 1) -> int:
 
 
 def conv_transpose_output_size(
-    w: int, f: int, p: int = 0, s: int = 1, output_padding: int = 0, d: int = 1
+    w: int,
+    f: int,
+    p: int = 0,
+    s: int = 1,
+    output_padding: int = 0,
+    d: int = 1,
+    *,
+    padding: int | None = None,
+    stride: int | None = None,
+    dilation: int | None = None,
 ) -> int:
     """Output length of a transposed ("fractionally strided") convolution.
 
-    .. math:: O = S(W - 1) - 2P + D(F - 1) + \\text{output\\_padding} + 1
+    .. math:: O = S(W - 1) - 2P + D(F - 1) + P_\\text{out} + 1
 
-    With ``d = 1`` and ``output_padding = 0`` this is the notes' ``O = S(W - 1) + F - 2P``.
+    where :math:`P_\\text{out}` is ``output_padding``. With ``d = 1`` and
+    ``output_padding = 0`` this is the notes' ``O = S(W - 1) + F - 2P``.
     A strided convolution maps up to ``S`` different input sizes to the same output size
     (the floor in :func:`conv_output_size`); ``output_padding`` picks which of them the
     transposed convolution returns, so it must be smaller than the stride (or dilation).
@@ -109,6 +148,8 @@ def conv_transpose_output_size(
         Input size, kernel size, padding, stride and dilation, as for :func:`conv_output_size`.
     output_padding : int
         Extra size added to one side of the output, ``0 <= output_padding < max(s, d)``.
+    padding, stride, dilation : int, optional
+        PyTorch's names for ``p``, ``s`` and ``d``.
 
     Returns
     -------
@@ -123,6 +164,7 @@ def conv_transpose_output_size(
 
     See book/conv.ipynb.
     """
+    p, s, d = _torch_names(p, s, d, padding, stride, dilation)
     w, f = _check_int("w", w, 1), _check_int("f", f, 1)
     p, s, d = _check_int("p", p, 0), _check_int("s", s, 1), _check_int("d", d, 1)
     output_padding = _check_int("output_padding", output_padding, 0)
@@ -271,140 +313,324 @@ def _take(x: torch.Tensor, dim: int, idx: torch.Tensor) -> torch.Tensor:
     return x.index_select(dim, idx.to(x.device))
 
 
-def letter_grid(rows: int = 6, cols: int = 8) -> list[list[str]]:
-    """The notes' letter grid: ``A``..``Z`` then ``a``..``z`` row by row (6×8 gives A…v)."""
-    rows, cols = _check_int("rows", rows, 1), _check_int("cols", cols, 1)
-    letters = string.ascii_uppercase + string.ascii_lowercase
-    if rows * cols > len(letters):
-        raise ValueError(f"rows * cols must be at most {len(letters)}, got {rows * cols}")
-    return [list(letters[r * cols : (r + 1) * cols]) for r in range(rows)]
+# --- the convolution, its transpose and its matrix -----------------------------------------
 
 
-def pad_letters(grid: list[list[str]], pad, mode: str = "reflect") -> list[list[str]]:
-    """Pad a grid of letters with :func:`pad2d` (letters become codes and back; zeros -> '·')."""
-    codes = torch.tensor([[ord(ch) for ch in row] for row in grid])
-    padded = pad2d(codes, pad, mode)
-    return [[chr(c) if c else "·" for c in row] for row in padded.tolist()]
+def _pair(name: str, value, low: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``low``, as ``(height, width)``."""
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair (height, width), got {value!r}")
+        return _check_int(name, value[0], low), _check_int(name, value[1], low)
+    v = _check_int(name, value, low)
+    return v, v
 
 
-def plot_letter_grid(ax: Axes, grid: list[list[str]], *, inner=None, fontsize: int = 11) -> Axes:
-    """Draw a grid of letters; ``inner=(top, left, h, w)`` outlines the original input."""
-    nrows, ncols = len(grid), len(grid[0])
-    ax.set_xlim(-0.5, ncols - 0.5)
-    ax.set_ylim(nrows - 0.5, -0.5)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    for r, row in enumerate(grid):
-        for c, ch in enumerate(row):
-            inside = inner is None or (
-                inner[0] <= r < inner[0] + inner[2] and inner[1] <= c < inner[1] + inner[3]
-            )
-            ax.text(
-                c,
-                r,
-                ch,
-                ha="center",
-                va="center",
-                fontsize=fontsize,
-                family="monospace",
-                color="black" if inside else "#D55E00",
-                fontweight="bold" if inside else "normal",
-            )
-    if inner is not None:
-        top, left, h, w = inner
-        ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, lw=1.5, ec="#0072B2"))
-    return ax
+def _check_conv_args(x, weight, bias, in_dim: int, out_dim: int) -> None:
+    """Shapes of ``x`` (N, C, H, W), ``weight`` (4-D, C on ``in_dim``) and ``bias``."""
+    for name, t in (("x", x), ("weight", weight)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 4:
+            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a 4-D tensor, got {shape}")
+    if weight.shape[in_dim] != x.shape[1]:
+        raise ValueError(
+            f"weight: expects {weight.shape[in_dim]} input channels (dimension {in_dim}), "
+            f"but x has {x.shape[1]} channels"
+        )
+    if bias is not None and (
+        not isinstance(bias, torch.Tensor) or bias.shape != (weight.shape[out_dim],)
+    ):
+        got = tuple(bias.shape) if isinstance(bias, torch.Tensor) else type(bias).__name__
+        raise ValueError(f"bias must have shape ({weight.shape[out_dim]},), got {got}")
 
 
-def plot_conv_positions(ax: Axes, w: int, f: int, p: int = 0, s: int = 1) -> Axes:
-    """Draw a 1-D input of size ``w`` padded by ``p`` and every window of a size-``f`` kernel.
+def same_padding(f: int, d: int = 1) -> tuple[int, int]:
+    """The (left, right) padding of torch's ``padding="same"`` for kernel ``f``, dilation ``d``.
 
-    Windows step by ``s``. Padded cells are hatched, each kernel position is a bar below
-    the input, and cells that no window reaches (the remainder the floor discards) are red.
+    A stride-1 convolution keeps the size when the padding adds up to the kernel's span
+    minus one, ``d(f - 1)``. When that is odd, torch puts the extra cell on the right (and
+    at the bottom): ``left = d(f - 1) // 2``, ``right = d(f - 1) - left``.
+
+    See book/conv.ipynb.
     """
-    o = conv_output_size(w, f, p, s)
-    total = w + 2 * p
-    for i in range(total):
-        pad_cell = i < p or i >= p + w
-        ax.add_patch(
-            Rectangle(
-                (i, 0),
-                1,
-                1,
-                fc="#eeeeee" if pad_cell else "#cfe3f3",
-                ec="black",
-                hatch="//" if pad_cell else None,
-                lw=0.8,
-            )
-        )
-    covered = (o - 1) * s + f
-    for i in range(covered, total):
-        ax.add_patch(Rectangle((i, 0), 1, 1, fc="#D55E00", alpha=0.45, ec="black", lw=0.8))
-    for k in range(o):
-        y = -0.35 - 0.45 * k
-        ax.plot(
-            [k * s + 0.1, k * s + f - 0.1], [y, y], lw=4, solid_capstyle="butt", color="#009E73"
-        )
-        ax.text(k * s + f + 0.15, y, f"out[{k}]", va="center", fontsize=7)
-    for i in range(total):  # input coordinates, counted from the first real cell
-        ax.text(i + 0.5, 1.15, str(i - p), ha="center", va="bottom", fontsize=7, color="0.35")
-    ax.legend(
-        handles=[
-            Rectangle((0, 0), 1, 1, fc="#cfe3f3", ec="black", label="input"),
-            Rectangle((0, 0), 1, 1, fc="#eeeeee", ec="black", hatch="//", label="padding"),
-            Rectangle((0, 0), 1, 1, fc="#D55E00", alpha=0.45, ec="black", label="never visited"),
-        ],
-        loc="lower right",
-        fontsize=7,
-        frameon=False,
-    )
-    ax.set_xlim(-0.5, total + 2.5)
-    ax.set_ylim(-0.6 - 0.45 * o, 1.8)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    return ax
+    f, d = _check_int("f", f, 1), _check_int("d", d, 1)
+    total = d * (f - 1)
+    return total // 2, total - total // 2
 
 
-def plot_conv_arithmetic(ax: Axes, w: int, f: int, p: int = 0, s: int = 1) -> Axes:
-    """:func:`plot_conv_positions` titled with the output-size formula evaluated.
+class _ShiftedMatmul(torch.autograd.Function):
+    """Stride-1 convolution of a padded input as ``kH * kW`` shifted matrix products.
 
-    When the kernel does not fit in the padded input, says so instead of drawing.
+    In channels-last layout, flattened to rows ``(N * Hp * Wp, C)``, the input of tap
+    ``(i, j)`` for every output is one contiguous slice, shifted by ``i*dh*Wp + j*dw`` rows
+    (rows that run past the right edge compute values that are then dropped). Each tap is
+    one ``addmm`` on a view, in both passes; the backward is written out, because autograd
+    through the slices would allocate a full-size gradient per tap.
     """
-    if f > w + 2 * p:
-        ax.text(
-            0.5,
-            0.5,
-            f"F = {f} > W + 2P = {w + 2 * p}: the kernel does not fit",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
+
+    @staticmethod
+    def forward(ctx, xp, weight, dh: int, dw: int):
+        n, c, hp, wp = xp.shape
+        co, _, kh, kw = weight.shape
+        xs = xp.permute(0, 2, 3, 1).reshape(n * hp * wp, c)  # (N*Hp*Wp, C), channels last
+        offsets = [i * dh * wp + j * dw for i in range(kh) for j in range(kw)]
+        rows = n * hp * wp - offsets[-1]
+        taps = weight.permute(2, 3, 1, 0).reshape(kh * kw, c, co)  # (taps, C_in, C_out)
+        out = xs.new_empty(n * hp * wp, co)  # rows past `rows` are never valid outputs
+        torch.mm(xs[:rows], taps[0], out=out[:rows])  # tap (0, 0) has offset 0
+        for tap, off in zip(taps[1:], offsets[1:], strict=True):
+            out[:rows].addmm_(xs[off : off + rows], tap)
+        ctx.save_for_backward(xs, taps)
+        ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
+        ctx.meta = (xp.shape, weight.shape, offsets, rows, ho, wo)
+        return out.view(n, hp, wp, co)[:, :ho, :wo].permute(0, 3, 1, 2)  # (N, C_out, Ho, Wo)
+
+    @staticmethod
+    def backward(ctx, grad):
+        xs, taps = ctx.saved_tensors
+        (n, c, hp, wp), (co, _, kh, kw), offsets, rows, ho, wo = ctx.meta
+        g = grad.new_zeros(n, hp, wp, co)  # zeros where the forward dropped its rows
+        g[:, :ho, :wo] = grad.permute(0, 2, 3, 1)
+        g = g.view(n * hp * wp, co)[:rows]
+        gx, gw = xs.new_zeros(n * hp * wp, c), torch.empty_like(taps)
+        for t, off in enumerate(offsets):
+            gx[off : off + rows].addmm_(g, taps[t].t())
+            torch.mm(xs[off : off + rows].t(), g, out=gw[t])
+        gx = gx.view(n, hp, wp, c).permute(0, 3, 1, 2)
+        return gx, gw.view(kh, kw, c, co).permute(3, 2, 0, 1), None, None
+
+
+def conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+) -> torch.Tensor:
+    """2-D convolution (cross-correlation, as in torch) from strided views and one matmul.
+
+    The padded input is viewed as every kernel window at once, ``(N, C, H_out, W_out,
+    kH, kW)``, without copying (``Tensor.unfold`` views; dilation is a stride over the
+    window); the windows are laid out as columns and multiplied by the weight matrix
+    ``(C_out, C_in * kH * kW)``, and autograd gives the backward pass. At stride 1 the
+    same sum runs as one matrix product per kernel tap on shifted views of the input
+    (:class:`_ShiftedMatmul`), which avoids copying every window.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C_in, H, W)
+    weight : Tensor, shape (C_out, C_in, kH, kW)
+    bias : Tensor, shape (C_out,), optional
+    stride, dilation : int or (int, int)
+    padding : int, (int, int) or "same"
+        Zeros on each side; ``"same"`` keeps the size (stride 1 only, as in torch), with
+        the extra cell of an even span on the right and bottom (:func:`same_padding`).
+
+    Returns
+    -------
+    Tensor, shape (N, C_out, H_out, W_out)
+        The same values and gradients as ``F.conv2d`` with the same arguments.
+
+    Raises
+    ------
+    ValueError
+        Under the rules of :func:`conv_output_size` (naming ``stride``, ``padding``,
+        ``dilation`` or ``weight`` for a kernel larger than the padded input), for channel
+        counts that do not match ``weight``, a malformed ``bias``, and ``"same"`` with a
+        stride above 1.
+
+    See book/conv.ipynb.
+    """
+    _check_conv_args(x, weight, bias, 1, 0)
+    (sh, sw), (dh, dw) = _pair("stride", stride, 1), _pair("dilation", dilation, 1)
+    kh, kw = weight.shape[-2:]
+    if isinstance(padding, str):
+        if padding != "same":
+            raise ValueError(f"padding must be an int, a pair or 'same', got {padding!r}")
+        if (sh, sw) != (1, 1):
+            raise ValueError("padding='same' needs stride 1 (torch refuses it too)")
+        (top, bottom), (left, right) = same_padding(kh, dh), same_padding(kw, dw)
+    else:
+        (top, left) = _pair("padding", padding, 0)
+        bottom, right = top, left
+    n, c, h, w = x.shape
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    if span_h > h + top + bottom or span_w > w + left + right:
+        raise ValueError(
+            f"weight: the kernel spans {span_h}x{span_w} cells (with dilation), more than "
+            f"the padded input {h + top + bottom}x{w + left + right}"
         )
-        ax.set_axis_off()
-        return ax
-    o = conv_output_size(w, f, p, s)
-    plot_conv_positions(ax, w, f, p, s)
-    exact = (w + 2 * p - f) / s + 1
-    title = f"O = ⌊(W + 2P − F)/S⌋ + 1 = ⌊({w} + {2 * p} − {f})/{s}⌋ + 1 = {o}"
-    if exact != o:
-        title += f"   (without the floor: {exact:.2f})"
-    ax.set_title(title, fontsize=10)
-    return ax
+    if top or bottom or left or right:
+        x = pad2d(x, (left, right, top, bottom))
+    if (sh, sw) == (1, 1):
+        out = _ShiftedMatmul.apply(x, weight, dh, dw)
+    else:
+        windows = x.unfold(2, span_h, sh).unfold(3, span_w, sw)[..., ::dh, ::dw]
+        ho, wo = windows.shape[2], windows.shape[3]  # (N, C, H_out, W_out, kH, kW)
+        cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+        out = (weight.reshape(weight.shape[0], -1) @ cols).view(n, -1, ho, wo)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
-def plot_padding(ax_letters: Axes, ax_image: Axes, image: torch.Tensor, mode: str, pad: int):
-    """Pad the notes' letter grid by ``pad`` and ``image`` (H, W) by ``8 * pad``; draw both."""
-    grid = pad_letters(letter_grid(6, 8), pad, mode)
-    plot_letter_grid(ax_letters, grid, inner=(pad, pad, 6, 8), fontsize=8)
-    ax_letters.set_title(f"letters, {mode}, pad = {pad}")
-    h, w = image.shape[-2:]
-    ax_image.imshow(pad2d(image, 8 * pad, mode), cmap="gray", vmin=0, vmax=1)
-    ax_image.add_patch(
-        Rectangle((8 * pad - 0.5, 8 * pad - 0.5), w, h, fill=False, ec="#E69F00", lw=1.5)
-    )
-    ax_image.set_title(f"photo, pad = {8 * pad} px")
-    ax_image.set_axis_off()
-    return ax_letters, ax_image
+def _pad_or_crop(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    """Zero-pad the last two dimensions; a negative amount crops that side instead."""
+    h, w = x.shape[-2:]
+    x = x[..., max(-top, 0) : h - max(-bottom, 0), max(-left, 0) : w - max(-right, 0)]
+    pads = tuple(max(v, 0) for v in (left, right, top, bottom))
+    return pad2d(x, pads) if any(pads) else x
+
+
+def conv_transpose2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    dilation=1,
+) -> torch.Tensor:
+    """Transposed convolution as a stride-1 :func:`conv2d` of a zero-inserted, padded input.
+
+    1. insert ``s - 1`` zeros between neighbouring inputs (in each dimension);
+    2. pad each side with ``d(f - 1) - p`` zeros (crop where that is negative) and add
+       ``output_padding`` more at the bottom and right;
+    3. convolve with stride 1 and dilation ``d``, using the kernel flipped in both spatial
+       dimensions with its input and output channels swapped.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C_in, H, W)
+    weight : Tensor, shape (C_in, C_out, kH, kW)
+        As in ``F.conv_transpose2d``.
+    bias : Tensor, shape (C_out,), optional
+    stride, padding, output_padding, dilation : int or (int, int)
+        ``padding`` is that of the convolution being transposed; it is removed from the
+        output. ``output_padding`` must be below ``max(stride, dilation)``.
+
+    Returns
+    -------
+    Tensor, shape (N, C_out, H_out, W_out)
+        ``H_out = s(H - 1) - 2p + d(kH - 1) + output_padding + 1``; the same values and
+        gradients as ``F.conv_transpose2d``.
+
+    Raises
+    ------
+    ValueError
+        Under the rules of :func:`conv_transpose_output_size`, for channel counts that do
+        not match ``weight`` and a malformed ``bias``.
+
+    See book/conv.ipynb.
+    """
+    _check_conv_args(x, weight, bias, 0, 1)
+    s, d = _pair("stride", stride, 1), _pair("dilation", dilation, 1)
+    p, op = _pair("padding", padding, 0), _pair("output_padding", output_padding, 0)
+    k = weight.shape[-2:]
+    for i in range(2):
+        if op[i] >= max(s[i], d[i]):
+            raise ValueError(
+                f"output_padding must be smaller than max(stride, dilation) = "
+                f"{max(s[i], d[i])}, got {op[i]}"
+            )
+        if s[i] * (x.shape[2 + i] - 1) - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 < 1:
+            raise ValueError(f"padding {p[i]} removes the whole output")
+    n, c, h, w = x.shape
+    z = x.new_zeros(n, c, s[0] * (h - 1) + 1, s[1] * (w - 1) + 1)
+    z[:, :, :: s[0], :: s[1]] = x  # the zero-inserted input
+    qh, qw = d[0] * (k[0] - 1) - p[0], d[1] * (k[1] - 1) - p[1]
+    z = _pad_or_crop(z, qw, qw + op[1], qh, qh + op[0])
+    flipped = weight.flip(-2, -1).transpose(0, 1)  # (C_out, C_in, kH, kW)
+    return conv2d(z, flipped, bias, stride=1, padding=0, dilation=d)
+
+
+def conv_matrix(weight: torch.Tensor, input_size, stride=1, padding=0, dilation=1) -> torch.Tensor:
+    """The matrix ``C`` of a single-channel convolution: ``vec(conv2d(x)) = C @ vec(x)``.
+
+    Row ``a * W_out + b`` holds the kernel taps at the input cells that output ``(a, b)``
+    reads (row-major ``vec``); cells that fall on padding are dropped. ``C.T`` is the
+    transposed convolution with the same settings (no ``output_padding``), and it is also
+    the map that backpropagation applies to the output's gradient.
+
+    Parameters
+    ----------
+    weight : Tensor, shape (kH, kW)
+    input_size : (int, int)
+        ``(H, W)`` of the input.
+    stride, padding, dilation : int or (int, int)
+
+    Returns
+    -------
+    Tensor, shape (H_out * W_out, H * W)
+        Differentiable in ``weight``.
+
+    See book/conv.ipynb.
+    """
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+        raise ValueError("weight must be a 2-D tensor (kH, kW)")
+    h, w = _pair("input_size", input_size, 1)
+    s, p = _pair("stride", stride, 1), _pair("padding", padding, 0)
+    d = _pair("dilation", dilation, 1)
+    k = weight.shape
+    out = [
+        conv_output_size(size, k[i], stride=s[i], padding=p[i], dilation=d[i])
+        for i, size in enumerate((h, w))
+    ]
+    a = torch.arange(out[0]).view(-1, 1, 1, 1)
+    b = torch.arange(out[1]).view(1, -1, 1, 1)
+    r = a * s[0] + torch.arange(k[0]).view(1, 1, -1, 1) * d[0] - p[0]  # (H_out, 1, kH, 1)
+    q = b * s[1] + torch.arange(k[1]).view(1, 1, 1, -1) * d[1] - p[1]  # (1, W_out, 1, kW)
+    r, q = torch.broadcast_tensors(r, q)  # (H_out, W_out, kH, kW)
+    row = (a * out[1] + b).expand_as(r)
+    inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+    taps = weight.expand(*r.shape[:2], *k)
+    c = weight.new_zeros(out[0] * out[1], h * w)
+    return c.index_put((row[inside], (r * w + q)[inside]), taps[inside], accumulate=True)
+
+
+def receptive_field(layers: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """Receptive field and jump of the last layer of a stack of convolutions.
+
+    Each layer is ``(f, s)`` or ``(f, s, d)``. Going up one layer, the field grows by
+    ``d(f - 1)`` cells of that layer's input, each ``jump`` input pixels apart, and the
+    jump multiplies by the stride: ``r += d(f - 1) * j``, then ``j *= s``, from
+    ``r = j = 1``. Padding shifts the field but does not change its size.
+
+    Returns
+    -------
+    (int, int)
+        ``(size, jump)``: one output cell sees ``size`` input pixels per dimension, and
+        neighbouring output cells are ``jump`` input pixels apart.
+
+    See book/conv.ipynb.
+    """
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise ValueError("layers must be a sequence of (f, s) or (f, s, d) tuples")
+    size, jump = 1, 1
+    for i, layer in enumerate(layers):
+        if isinstance(layer, str) or not isinstance(layer, Sequence) or len(layer) not in (2, 3):
+            raise ValueError(f"layers[{i}] must be (f, s) or (f, s, d), got {layer!r}")
+        f, s = _check_int("f", layer[0], 1), _check_int("s", layer[1], 1)
+        d = _check_int("d", layer[2], 1) if len(layer) == 3 else 1
+        size += d * (f - 1) * jump
+        jump *= s
+    return size, jump
+
+
+def overlap_counts(w: int, f: int, s: int, p: int = 0, output_padding: int = 0) -> torch.Tensor:
+    """How many (input, kernel tap) pairs land on each output cell of a 1-D transposed conv.
+
+    Input ``i`` spreads its value over outputs ``i * s + k - p`` for taps ``k < f``. When
+    ``s`` does not divide ``f`` the counts alternate (the checkerboard of Odena et al.,
+    2016); when it does, every interior cell gets ``f / s`` contributions.
+
+    Returns
+    -------
+    Tensor, shape (O,), int64
+        ``O = conv_transpose_output_size(w, f, p, s, output_padding)``.
+
+    See book/conv.ipynb.
+    """
+    o = conv_transpose_output_size(w, f, p, s, output_padding)
+    pos = (torch.arange(w).view(-1, 1) * s + torch.arange(f).view(1, -1) - p).flatten()
+    pos = pos[(pos >= 0) & (pos < o)]
+    return torch.bincount(pos, minlength=o)

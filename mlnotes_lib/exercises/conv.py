@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
-from mlnotes_lib.conv import conv_output_size, pad_indices
+from mlnotes_lib._common import check_int
+from mlnotes_lib.conv import conv_output_size, overlap_counts, pad_indices
 from mlnotes_lib.exercises import CheckResult, Mistake, check_function
 
-__all__ = ["check_conv_output_size", "check_reflect_index"]
+__all__ = ["check_conv_output_size", "check_overlap_prediction", "check_reflect_index"]
 
 # (w, f, p, s, d): strides that do not divide evenly, dilation, padding.
 _SIZE_CASES = [
@@ -96,3 +97,36 @@ def check_reflect_index(fn) -> CheckResult:
     return check_function(
         fn, _reflect_reference, _REFLECT_CASES, mistakes=_REFLECT_MISTAKES, name="reflect_index"
     )
+
+
+def _period(f: int, s: int) -> list[int]:
+    """One period of the interior overlap counts of a transposed conv (kernel f, stride s)."""
+    counts = overlap_counts(4 * f + 4, f, s).tolist()
+    start = (f // s + 1) * s  # past the border, aligned to output phase 0
+    return counts[start : start + s]
+
+
+def check_overlap_prediction(predicted, f: int, s: int) -> CheckResult:
+    """Compare a predicted period of interior overlap counts with the real one.
+
+    ``predicted`` is one period of the repeating pattern (``s`` numbers), in any rotation:
+    where the period starts depends on the padding, not on the kernel.
+    """
+    f, s = check_int("f", f, minimum=1), check_int("s", s, minimum=1)
+    truth = _period(f, s)
+    try:
+        guess = [float(v) for v in predicted]
+    except TypeError:
+        guess = [float(predicted)]
+    rotations = [truth[k:] + truth[:k] for k in range(len(truth))]
+    if any(guess == [float(v) for v in r] for r in rotations):
+        kind = "even: no checkerboard" if len(set(truth)) == 1 else "uneven: a checkerboard"
+        return CheckResult(True, f"right: F={f}, S={s} gives the pattern {truth} ({kind})")
+    hint = (
+        "output k receives one tap from every input i with 0 <= k - i*S < F; count the i's "
+        "for k = 0, 1, ..., S - 1 (they are ceil((F - r) / S) for r = k mod S)"
+    )
+    if len(guess) != s:
+        hint = f"give one period: {s} numbers, one per output phase k mod S. " + hint
+    mistake = "F / S everywhere" if guess == [f / s] * len(guess) else None
+    return CheckResult(False, f"not quite ({guess}): {hint}", mistake=mistake)
