@@ -19,7 +19,7 @@ all: book
 help:
 	@echo "make book   build the HTML book into _build/html (creates .venv on first use)"
 	@echo "make serve  serve _build/html on http://127.0.0.1:$(PORT)"
-	@echo "make lab    open JupyterLab on book/"
+	@echo "make lab    open the first chapter in JupyterLab (MyST rendered by jupyterlab-myst)"
 	@echo "make test   install test dependencies (chromium), build the book, run all tests"
 	@echo "make bench  time the build, the tests, widgets and kernels against torch"
 
@@ -53,8 +53,14 @@ serve:
 	@echo "Serving the book on http://127.0.0.1:$(PORT) (Ctrl-C stops)"
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
+# The chapters' markup ({cite}, {doc}, :::{note}, solution dropdowns) needs jupyterlab-myst.
+FIRST_CHAPTER = $(shell $(BIN)/python -c "import yaml; t = yaml.safe_load(open('_toc.yml')); \
+  print(t['parts'][0]['chapters'][0]['file'].removeprefix('book/') + '.ipynb')" 2>/dev/null)
 lab: $(INSTALLED)
-	$(BIN)/jupyter lab --notebook-dir=book $(if $(filter 0,$(shell id -u)),--allow-root,)
+	@$(BIN)/python -c "import jupyterlab_myst" 2>/dev/null || { \
+	  echo "jupyterlab-myst is missing (it renders the chapters' MyST markup): pip install jupyterlab-myst"; exit 1; }
+	$(BIN)/jupyter lab --ServerApp.root_dir=book $(FIRST_CHAPTER) \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # --- checks -------------------------------------------------------------------------------
 system-deps:
@@ -67,6 +73,7 @@ system-deps:
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .

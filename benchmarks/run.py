@@ -5,7 +5,9 @@ Rows:
 - `make test`, seconds (skip with --skip-test);
 - each chapter notebook's execution time, and for each of its widgets the median seconds
   to render one frame;
-- each chapter page's weight (raw and gzip-compressed, as a static host serves it), MB;
+- each page as a reader on a 10 Mbit/s line gets it (Chromium's own timings, cold cache,
+  CDP network throttling): first contentful paint, widgets interactive (first slider and
+  figure shown), bytes transferred uncompressed, and the gzip-compressed weight;
 - every `benchmarks/bench_*.py` module's rows: ours vs the torch reference timed in the
   same run, as a ratio.
 
@@ -28,11 +30,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+# The server, browser settings and page helpers shared with the browser tests.
+from booksite import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HTML,
+    SUB_PATH,
+    chapter_notebooks,
+    page_weight,
+    serve,
+    toc_files,
+)
+
 TARGETS = {
     "cold book build": "< 360 s",
     "warm rebuild": "< 30 s",
     "make test": "< 900 s",
     "page weight": "< 5 MB",
+}
+#: Reader-side targets per chapter page at 10 Mbit/s (issue 14).
+FCP_TARGET_S, INTERACTIVE_TARGET_S, TRANSFER_TARGET_MB = 1.5, 4.0, 3.5
+THROTTLE = {  # 10 Mbit/s down and up, 20 ms round trip
+    "offline": False,
+    "latency": 20,
+    "downloadThroughput": 10e6 / 8,
+    "uploadThroughput": 10e6 / 8,
 }
 CHAPTER_TARGET_S = {
     "rl": 60,
@@ -66,8 +88,6 @@ def notebook_rows() -> list[dict]:
     import nbformat
     from nbclient import NotebookClient
 
-    from conftest import chapter_notebooks
-
     rows = []
     for chapter in chapter_notebooks():
         path = ROOT / f"{chapter}.ipynb"
@@ -99,39 +119,63 @@ def notebook_rows() -> list[dict]:
     return rows
 
 
-def page_rows() -> list[dict]:
-    import functools
-    import http.server
-    import threading
+INTERACTIVE_JS = """() => {
+  const h = document.querySelector('.mlnotes-explorer .noUi-handle');
+  const img = document.querySelector('.mlnotes-explorer img');
+  return !!(h && img && img.complete && img.naturalWidth > 0);
+}"""
 
+
+def _load_throttled(browser, url: str) -> dict:
+    """Open ``url`` cold at 10 Mbit/s; Chromium's first paint, interactivity and bytes."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    cdp.send("Network.emulateNetworkConditions", THROTTLE)
+    transferred = []
+    cdp.on("Network.loadingFinished", lambda e: transferred.append(e["encodedDataLength"]))
+    page.goto(url, wait_until="commit")
+    interactive = None
+    page.wait_for_load_state("domcontentloaded")
+    if "mlnotes-explorer" in page.content():  # a chapter with sliders
+        page.wait_for_function(INTERACTIVE_JS, timeout=60_000, polling=50)
+        interactive = page.evaluate("() => performance.now()") / 1000
+    page.wait_for_load_state("networkidle")
+    fcp = page.evaluate(
+        "() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime"
+    )
+    raw, gz = page_weight(page, HTML, SUB_PATH)
+    context.close()
+    return {
+        "fcp": (fcp or 0) / 1000,
+        "interactive": interactive,
+        "transfer": sum(transferred),
+        "raw": raw,
+        "gz": gz,
+    }
+
+
+def page_rows() -> list[dict]:
     from playwright.sync_api import sync_playwright
 
-    from conftest import CHROMIUM, CHROMIUM_ARGS, HTML, _QuietHandler, page_weight, toc_files
-
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     rows = []
-    with sync_playwright() as pw:
+    with serve(HTML, SUB_PATH) as site, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for page_path in toc_files():
-            page = browser.new_page()
-            page.goto(
-                f"http://127.0.0.1:{server.server_address[1]}/{page_path}.html",
-                wait_until="networkidle",
-            )
-            raw, gz = page_weight(page)
-            page.close()
-            rows.append(
-                row(
-                    f"page {page_path}.html (raw {raw / 1e6:.2f} MB)",
-                    gz / 1e6,
-                    unit="MB gz",
-                    target="< 5 MB",
-                )
-            )
+            m = _load_throttled(browser, f"{site}/{page_path}.html")
+            name = f"page {page_path}.html"
+            rows.append(row(f"{name}: first contentful paint", m["fcp"], unit="s",
+                            target=f"<= {FCP_TARGET_S} s"))  # fmt: skip
+            if m["interactive"] is not None:
+                rows.append(row(f"{name}: widgets interactive", m["interactive"], unit="s",
+                                target=f"<= {INTERACTIVE_TARGET_S} s"))  # fmt: skip
+            rows.append(row(f"{name}: transferred (uncompressed host)", m["transfer"] / 1e6,
+                            unit="MB", target=f"<= {TRANSFER_TARGET_MB} MB"))  # fmt: skip
+            rows.append(row(f"{name}: weight gzip-compressed (raw {m['raw'] / 1e6:.2f} MB)",
+                            m["gz"] / 1e6, unit="MB gz", target="< 5 MB"))  # fmt: skip
         browser.close()
-    server.shutdown()
     return rows
 
 
@@ -168,8 +212,12 @@ def main() -> int:
     ap.add_argument("--skip-build", action="store_true", help="reuse _build/html; no build timings")
     ap.add_argument("--skip-test", action="store_true", help="do not time `make test`")
     ap.add_argument("--only", help="run only the kernel benchmarks whose file name contains this")
+    ap.add_argument("--pages-only", action="store_true", help="only the reader-side page rows")
     args = ap.parse_args()
     rows: list[dict] = []
+    if args.pages_only:
+        print(render_rows(page_rows()))
+        return 0
     if not args.only:
         if not args.skip_build:
             rows += build_rows(args.skip_test)

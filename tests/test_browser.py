@@ -1,24 +1,45 @@
 """The static book in a real browser (Debian's chromium via Playwright), fully offline.
 
-Each chapter page is opened from a local server; any request that leaves 127.0.0.1 is
-aborted and fails the test. On every page the math must be typeset by the book's own
-MathJax, and moving a slider of each precomputed widget must change the figure shown.
+Every page is opened from a local server under a sub-path (as GitHub Pages serves a project's
+book), at phone, tablet and desktop widths; any request that leaves 127.0.0.1 is aborted
+and fails the test, and so does any asset or link of the page that is not found. On every
+page, at every width:
+
+- the book's own MathJax typeset all math, no formula is clipped, and no TeX is left as text;
+- nothing widens the page (no horizontal overflow), no nbval marker is visible;
+- axe-core finds no critical or serious accessibility violation (at 390 and 1280 px);
+- the theme's drawers (chapter list, page contents) open and close.
+
+On every chapter, moving a slider of each precomputed widget changes the figure, its alt text
+says which values it shows, the slider's aria-valuetext is the shown value, and an experiment
+is honest about needing a kernel.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from urllib.parse import urlparse
+import re
+import urllib.request
+from urllib.parse import urljoin, urlparse
 
 import pytest
+from booksite import HTML, SUB_PATH
 
 from conftest import chapter_notebooks, page_weight, toc_files
 
 pytestmark = pytest.mark.browser
 
+WIDTHS = [390, 768, 1280]
+# axe-core costs seconds per page: run it at the phone and desktop layouts (the tablet
+# layout is the phone's, with a wider column).
+AXE_WIDTHS = [390, 1280]
 # Page weight as a reader's browser downloads it from a static host: every file the page
 # loads, gzip-compressed (the widget PNGs live inside the HTML as base64 text).
 PAGE_BUDGET_BYTES = 5_000_000
+# A keyboard reader reaches a chapter's first slider within this many Tab presses (the
+# chapter list, the run box and the prose's links come first; formulas are not tab stops).
+TABS_TO_FIRST_SLIDER = 60
 
 SHOWN_IMAGE_JS = """
 (root) => {
@@ -33,10 +54,88 @@ SHOWN_IMAGE_JS = """
 }
 """
 
+# Elements that make the page wider than the viewport (the widest first).
+OVERFLOW_JS = """
+() => {
+  const w = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= w + 1) return [];
+  return [...document.querySelectorAll('body *')]
+    .filter((e) => e.getBoundingClientRect().right > w + 1 && e.offsetParent !== null)
+    .filter((e) => { // inside a box that scrolls or clips, it does not widen the page
+      for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        const ov = getComputedStyle(a).overflowX;
+        if (['auto', 'scroll', 'hidden', 'clip'].includes(ov)) return false;
+      }
+      return true; })
+    .filter((e) => ![...e.querySelectorAll('*')].some(
+        (c) => c.getBoundingClientRect().right > w + 1 && c.offsetParent !== null))
+    .slice(0, 5)
+    .map((e) => `${e.tagName.toLowerCase()}.${e.className}: right ${
+        Math.round(e.getBoundingClientRect().right)} px`);
+}
+"""
 
-def open_offline(browser, url):
-    """Open ``url``, aborting non-local requests; return (page, context, blocked, errors)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+# A formula is clipped when part of it is hidden: wider than its own box without being
+# scrollable, or cut by an ancestor that hides overflow.
+CLIPPED_MATH_JS = """
+() => {
+  const out = [];
+  for (const m of document.querySelectorAll('mjx-container')) {
+    if (m.offsetParent === null) continue;
+    const r = m.getBoundingClientRect();
+    if (r.width === 0) continue;
+    const style = getComputedStyle(m);
+    const scrolls = ['auto', 'scroll'].includes(style.overflowX);
+    if (m.scrollWidth > m.clientWidth + 2 && !scrolls) {
+      out.push(m.textContent.slice(0, 40)); continue;
+    }
+    for (let a = m.parentElement; a && a !== document.body; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (['hidden', 'clip'].includes(s.overflowX)) {
+        const ar = a.getBoundingClientRect();
+        if (r.right > ar.right + 2 || r.left < ar.left - 2) {
+          out.push(m.textContent.slice(0, 40)); break;
+        }
+      }
+    }
+    if (r.right > document.documentElement.clientWidth + 2) out.push(m.textContent.slice(0, 40));
+  }
+  return out;
+}
+"""
+
+# Visible text outside code, formulas and widgets (where TeX or nbval markers must not be).
+PROSE_TEXT_JS = """
+() => {
+  const skip = 'pre, code, script, style, mjx-container, .highlight, .MathJax, textarea, '
+    + 'kbd, samp, .widget-readout, .cell_input, .mlnotes-source, .math, .output.text_plain';
+  const root = document.querySelector('main') || document.body;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const parts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip) || el.offsetParent === null) continue;
+    parts.push(n.textContent);
+  }
+  return parts.join(' ');
+}
+"""
+TEX_AS_TEXT = re.compile(
+    r"\$[^\s$€]|\\\(|\\\)|\\\[|\\\]|\\_|\\(?:frac|sum|mathbb|mathrm|mathcal|lfloor|rfloor|"
+    r"alpha|beta|gamma|theta|sigma|mu|log|exp|left|right|cdot|hat|text)\b"
+)
+
+
+def open_offline(browser, url, *, width=1280, height=900, dark=False):
+    """Open ``url``, aborting non-local requests; return (page, context, blocked, errors).
+
+    ``errors`` collects JavaScript errors and every request of the page that failed or
+    was not found (a missing asset under the sub-path shows up here).
+    """
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        color_scheme="dark" if dark else "light",
+    )
     blocked: list[str] = []
     origin = urlparse(url).netloc
 
@@ -52,8 +151,23 @@ def open_offline(browser, url):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and errors.append(f"HTTP {r.status}: {r.url}"),
+    )
     page.goto(url, wait_until="networkidle")
     return page, context, blocked, errors
+
+
+def wait_until_typeset(page):
+    if page.locator("div.math, span.math").count():
+        page.wait_for_selector("mjx-container", timeout=20_000)
+        page.wait_for_function(
+            "() => !window.MathJax || !MathJax.startup || !MathJax.startup.promise"
+            " || MathJax.startup.document.processed !== false",
+            timeout=20_000,
+        )
+        page.evaluate("() => MathJax.startup.promise")
 
 
 def shown_image(explorer) -> str | None:
@@ -70,30 +184,131 @@ def wait_for_new_image(page, explorer, before: str, timeout_s: float = 10.0) -> 
     return shown_image(explorer)
 
 
+@functools.cache
+def axe_source() -> str:
+    """axe-core as shipped inside the PyPI package axe-playwright-python (no download)."""
+    from pathlib import Path
+
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+
+
+def axe_violations(page) -> list[str]:
+    """Critical and serious axe-core violations on the page: 'rule (n nodes): target'."""
+    page.add_script_tag(content=axe_source())
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({len(v['nodes'])}): {v['nodes'][0]['target']} {v['help']}"
+        for v in result["violations"]
+        if v["impact"] in ("critical", "serious")
+    ]
+
+
+def local_links(page) -> list[str]:
+    hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map((a) => a.href)")
+    origin = urlparse(page.url).netloc
+    return sorted({h.split("#")[0] for h in hrefs if urlparse(h).netloc == origin} - {""})
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("page_path", toc_files())
-def test_page_loads_offline_with_math(browser, book_server, page_path):
-    page, context, blocked, errors = open_offline(browser, f"{book_server}/{page_path}.html")
+def test_page_reads_well_at_every_width(browser, book_subpath_server, page_path, width):
+    url = f"{book_subpath_server}/{page_path}.html"
+    page, context, blocked, errors = open_offline(browser, url, width=width)
     try:
+        wait_until_typeset(page)
+        page.wait_for_timeout(300)  # widgets and late layout settle
         assert page.title(), "page has no title"
         assert not blocked, f"requests left the book's host: {blocked}"
-        assert not errors, f"JavaScript errors: {errors}"
+        assert not errors, f"JavaScript errors or missing assets: {errors}"
         if page.locator("div.math, span.math").count():
-            page.wait_for_selector("mjx-container", timeout=20_000)
-            assert page.locator("mjx-container").count() >= 1
             assert page.locator("span.math:not(:has(mjx-container))").count() == 0, (
                 "some inline math was not typeset"
             )
-        raw, weight = page_weight(page)
-        assert 0 < weight < PAGE_BUDGET_BYTES, (
-            f"page weighs {weight / 1e6:.2f} MB compressed ({raw / 1e6:.2f} MB raw)"
-        )
+            stops = page.evaluate(
+                "() => [...document.querySelectorAll('mjx-container')].filter((m) => m.tabIndex"
+                " >= 0 && m.scrollWidth <= m.clientWidth + 1).length"
+            )  # only a formula that scrolls may be one (so keyboards can scroll it)
+            assert stops == 0, f"{stops} formulas are tab stops"
+        problems = {
+            "page-level horizontal overflow": page.evaluate(OVERFLOW_JS),
+            "clipped formulas": page.evaluate(CLIPPED_MATH_JS),
+        }
+        if width in AXE_WIDTHS:
+            problems["axe critical/serious"] = axe_violations(page)
+        if width == 1280:  # the text is the same at every width
+            prose = page.evaluate(PROSE_TEXT_JS)
+            problems["TeX left as text"] = [
+                prose[max(0, m.start() - 30) : m.end() + 30] for m in TEX_AS_TEXT.finditer(prose)
+            ][:5]
+            problems["nbval markers"] = re.findall(r"NBVAL_\w+", page.inner_text("body"))[:3]
+            problems["unreadable figure text"] = page.evaluate(
+                "() => [...document.querySelectorAll('.mlnotes-text-problem')].map("
+                "(w) => (w.querySelector('b') || w).textContent.slice(0, 60))"
+            )
+            problems["images without alt text"] = page.evaluate(
+                "() => [...document.querySelectorAll('main img')].filter((i) => i.offsetParent"
+                " && (!i.alt || /[0-9a-f]{32}|\\.png$/.test(i.alt))).map((i) => i.src.slice(-40))"
+            )
+            _raw, weight = page_weight(page, HTML, SUB_PATH)
+            problems["page weight"] = (
+                [] if 0 < weight < PAGE_BUDGET_BYTES else [f"{weight / 1e6:.2f} MB compressed"]
+            )
+            for link in local_links(page):
+                try:
+                    urllib.request.urlopen(urllib.request.Request(link, method="HEAD"), timeout=5)
+                except OSError as err:
+                    problems.setdefault("broken links", []).append(f"{link}: {err}")
+        bad = {k: v for k, v in problems.items() if v}
+        assert not bad, f"{page_path} at {width} px: {bad}"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_drawers_open_and_close_on_phones_and_tablets(browser, book_subpath_server, width):
+    chapter = chapter_notebooks()[0]
+    page, context, _blocked, errors = open_offline(
+        browser, f"{book_subpath_server}/{chapter}.html", width=width
+    )
+    try:
+        for toggle, dialog in [
+            (".primary-toggle", "#pst-primary-sidebar-modal"),
+            (".secondary-toggle", "#pst-secondary-sidebar-modal"),
+        ]:
+            button = page.locator(f"{toggle}:visible").first
+            assert button.count(), f"no visible {toggle} at {width} px"
+            button.click()
+            page.wait_for_function(f"() => document.querySelector('{dialog}').open", timeout=3000)
+            assert page.locator(f"{dialog} a").count() > 0, f"{dialog} opened empty"
+            page.keyboard.press("Escape")
+            page.wait_for_function(f"() => !document.querySelector('{dialog}').open", timeout=3000)
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_sidebar_collapses_on_desktop(browser, book_subpath_server):
+    page, context, _blocked, _errors = open_offline(
+        browser, f"{book_subpath_server}/{chapter_notebooks()[0]}.html", width=1280
+    )
+    try:
+        sidebar = page.locator("#pst-primary-sidebar")
+        assert sidebar.is_visible()
+        page.locator(".primary-toggle:visible").first.click()
+        page.wait_for_timeout(400)
+        assert not sidebar.is_visible() or sidebar.bounding_box()["width"] < 5
+        page.locator(".primary-toggle:visible").first.click()
+        page.wait_for_timeout(400)
+        assert sidebar.is_visible()
     finally:
         context.close()
 
 
 @pytest.mark.parametrize("chapter", chapter_notebooks())
-def test_sliders_change_the_figure_without_a_kernel(browser, book_server, chapter):
-    page, context, blocked, errors = open_offline(browser, f"{book_server}/{chapter}.html")
+def test_sliders_change_the_figure_without_a_kernel(browser, book_subpath_server, chapter):
+    page, context, blocked, errors = open_offline(browser, f"{book_subpath_server}/{chapter}.html")
     try:
         page.wait_for_selector(".mlnotes-explorer .noUi-handle", timeout=30_000)
         explorers = page.locator(".mlnotes-explorer")
@@ -111,12 +326,104 @@ def test_sliders_change_the_figure_without_a_kernel(browser, book_server, chapte
             handle.press("ArrowRight")
             if readout.inner_text() == text_before:  # the slider started at its last value
                 handle.press("ArrowLeft")
-            assert readout.inner_text() != text_before, f"widget {i}: slider did not move"
+            shown = readout.inner_text()
+            assert shown != text_before, f"widget {i}: slider did not move"
             after = wait_for_new_image(page, explorer, before)
             assert after is not None and after != before, (
                 f"widget {i}: moving the slider did not change the figure"
             )
+            page.wait_for_timeout(50)
+            assert handle.get_attribute("aria-valuetext") == shown.strip(), (
+                f"widget {i}: aria-valuetext is not the shown value {shown!r}"
+            )
+            assert handle.get_attribute("aria-label"), f"widget {i}: slider has no name"
+            alt = explorer.locator("img:visible").first.get_attribute("alt") or ""
+            assert shown.strip() in alt, f"widget {i}: alt text {alt!r} does not name {shown!r}"
         assert not blocked, f"requests left the book's host: {blocked}"
         assert not errors, f"JavaScript errors: {errors}"
     finally:
         context.close()
+
+
+def test_a_keyboard_reader_reaches_the_first_slider_soon(browser, book_subpath_server):
+    page, context, _blocked, _errors = open_offline(
+        browser, f"{book_subpath_server}/{chapter_notebooks()[0]}.html"
+    )
+    try:
+        page.wait_for_selector(".noUi-handle", timeout=30_000)
+        wait_until_typeset(page)
+        for _ in range(TABS_TO_FIRST_SLIDER):
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.classList.contains('noUi-handle')"):
+                break
+        else:
+            pytest.fail(f"the first slider is more than {TABS_TO_FIRST_SLIDER} Tabs away")
+    finally:
+        context.close()
+
+
+EXPERIMENT_JS = """
+(exp) => {
+  const visible = (e) => e && e.offsetParent !== null
+    && getComputedStyle(e).visibility !== 'hidden';
+  const note = exp.querySelector('.mlnotes-static-note');
+  const firstControl = exp.querySelector(
+    '.widget-slider, .widget-dropdown, .widget-toggle-buttons');
+  return {
+    run_visible: [...exp.querySelectorAll('button')].some(
+      (b) => visible(b) && /Run/.test(b.textContent)),
+    note: note && visible(note) ? note.textContent : null,
+    note_above_controls: !!(note && firstControl && (note.compareDocumentPosition(firstControl)
+        & Node.DOCUMENT_POSITION_FOLLOWING)),
+    live_controls_enabled: [...exp.querySelectorAll('.mlnotes-needs-kernel')].filter((c) =>
+        [...c.querySelectorAll('input, select, button')].some((i) => !i.disabled)
+        || [...c.querySelectorAll('.noUi-handle')].some((h) => h.tabIndex >= 0)).length,
+    stretched: [...exp.querySelectorAll('img')].filter((i) => visible(i)
+        && i.getBoundingClientRect().width > i.naturalWidth / 2 + 1).length,
+  };
+}
+"""
+
+
+@pytest.mark.parametrize("chapter", chapter_notebooks())
+def test_static_experiments_are_honest(browser, book_subpath_server, chapter):
+    page, context, _blocked, _errors = open_offline(
+        browser, f"{book_subpath_server}/{chapter}.html"
+    )
+    try:
+        if "mlnotes-experiment" not in page.content():
+            pytest.skip("no experiment widget in this chapter")
+        page.wait_for_selector(".mlnotes-experiment .widget-image", timeout=30_000)
+        experiments = page.locator(".mlnotes-experiment")
+        for i in range(experiments.count()):
+            exp = experiments.nth(i)
+            exp.scroll_into_view_if_needed()
+            state = exp.evaluate(EXPERIMENT_JS)
+            assert not state["run_visible"], f"experiment {i}: Run shows without a kernel"
+            assert state["note"] and "kernel" in state["note"], f"experiment {i}: {state}"
+            assert state["note_above_controls"], f"experiment {i}: the note is not above"
+            assert state["live_controls_enabled"] == 0, f"experiment {i}: live controls enabled"
+            assert state["stretched"] == 0, f"experiment {i}: its figure is stretched"
+            grid = exp.locator(".widget-slider:not(.mlnotes-needs-kernel) .noUi-handle")
+            if grid.count():  # a precomputed grid switches like an explorer
+                before = shown_image(exp)
+                grid.first.focus()
+                grid.first.press("ArrowRight")
+                grid.first.press("ArrowLeft") if wait_for_new_image(
+                    page, exp, before, 2
+                ) == before else None
+                assert wait_for_new_image(page, exp, before) != before, (
+                    f"experiment {i}: the precomputed grid does not switch"
+                )
+    finally:
+        context.close()
+
+
+def test_every_asset_resolves_under_a_sub_path(book_subpath_server):
+    """Spot check that the server really serves only under the sub-path (so the tests above
+    would see a root-relative asset as a 404)."""
+    index = urllib.request.urlopen(f"{book_subpath_server}/index.html").read()
+    assert index
+    root = urljoin(book_subpath_server, "/index.html")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(root)

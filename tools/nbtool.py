@@ -3,11 +3,21 @@
     python tools/nbtool.py strip book/*.ipynb     # drop unchecked outputs (and execution counts)
     python tools/nbtool.py refresh book/x.ipynb   # execute, then keep only checked outputs
     python tools/nbtool.py check book/*.ipynb     # exit 1 if a notebook carries unchecked outputs
+    python tools/nbtool.py lab-ready book/*.ipynb # guard cell + collapsed hidden cells (see below)
 
 A cell's outputs are kept when it carries the cell tag ``nbval-check-output`` (nbval reads the
 tag like its ``# NBVAL_CHECK_OUTPUT`` comment, and readers of the book see no marker): those
 are the numbers nbval compares on every test run (with ``--nbval-lax``). Such cells also get
 ``keep_output: true`` metadata, which tells other notebook tools the same.
+
+``lab-ready`` prepares notebooks for a student in JupyterLab (it is idempotent):
+
+- a guard cell (tag ``mlnotes-guard``, hidden in the book by ``remove-cell``) right before
+  the first code cell: without ``mlnotes_lib`` the notebook stops there with the way to
+  install it, not with a bare ImportError;
+- every cell tagged ``remove-cell`` (hidden checks, solution code, the guard) gets
+  ``jupyter.source_hidden`` metadata, so JupyterLab shows it collapsed and the student
+  meets prose and figures first.
 """
 
 from __future__ import annotations
@@ -18,6 +28,16 @@ from pathlib import Path
 import nbformat
 
 CHECK = "nbval-check-output"
+GUARD = "mlnotes-guard"
+GUARD_SOURCE = """\
+# This chapter runs on the book's library, mlnotes_lib (see "How to run this chapter").
+import importlib.util
+
+if importlib.util.find_spec("mlnotes_lib") is None:
+    raise ModuleNotFoundError(
+        "mlnotes_lib is missing: pip install the wheel served with the book "
+        "(<book site>/downloads/{wheel}), or run `pip install -e .` in a clone of the book"
+    )"""
 
 
 def is_checked(cell) -> bool:
@@ -53,6 +73,31 @@ def strip(nb):
     return nb
 
 
+def _wheel_name() -> str:
+    init = (Path(__file__).resolve().parents[1] / "mlnotes_lib" / "__init__.py").read_text()
+    version = init.split("__version__", 1)[1].split('"')[1]
+    return f"mlnotes_lib-{version}-py3-none-any.whl"
+
+
+def lab_ready(nb):
+    """Add (or update) the guard cell and collapse every ``remove-cell`` cell in JupyterLab."""
+    source = GUARD_SOURCE.format(wheel=_wheel_name())
+    guards = [c for c in nb.cells if GUARD in c.get("metadata", {}).get("tags", [])]
+    if guards:
+        guards[0].source = source
+    else:
+        first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+        cell = nbformat.v4.new_code_cell(source, metadata={"tags": [GUARD, "remove-cell"]})
+        cell.pop("id", None)
+        if nb.nbformat_minor >= 5:
+            cell.id = "mlnotes-guard"
+        nb.cells.insert(first, cell)
+    for cell in nb.cells:
+        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    return nb
+
+
 def refresh(path: Path) -> None:
     from nbclient import NotebookClient
 
@@ -64,7 +109,7 @@ def refresh(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in {"strip", "refresh", "check"}:
+    if len(argv) < 2 or argv[0] not in {"strip", "refresh", "check", "lab-ready"}:
         print(__doc__)
         return 2
     cmd, paths = argv[0], [Path(p) for p in argv[1:]]
@@ -75,6 +120,9 @@ def main(argv: list[str]) -> int:
             print(f"refreshed {path}")
         elif cmd == "strip":
             nbformat.write(strip(nbformat.read(path, as_version=4)), path)
+        elif cmd == "lab-ready":
+            nbformat.write(lab_ready(nbformat.read(path, as_version=4)), path)
+            print(f"lab-ready {path}")
         else:
             cells = unchecked_outputs(nbformat.read(path, as_version=4))
             if cells:
