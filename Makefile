@@ -44,6 +44,8 @@ book: $(INSTALLED) $(VENDOR)
 	 if [ "$$(cat _build/.mlnotes_lib.sha256 2>/dev/null)" != "$$h" ]; then \
 	   echo "mlnotes_lib changed: clearing the execution cache"; \
 	   rm -rf _build/.jupyter_cache; echo "$$h" > _build/.mlnotes_lib.sha256; fi
+	@# The build executes notebooks one by one; fill its cache one notebook per core first.
+	$(BIN)/python tools/execute_parallel.py
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo
 	@echo "The book is in _build/html: open _build/html/index.html, or run 'make serve'."

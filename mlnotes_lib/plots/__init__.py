@@ -183,7 +183,7 @@ def plot_heatmap(
                 fmt.format(v),
                 ha="center",
                 va="center",
-                fontsize=8,
+                fontsize=9,
                 color="white" if v < mid else "black",
             )
     if colorbar:

@@ -146,7 +146,7 @@ def plot_layer_spread(
     ax.set_yscale("log")
     ax.set_xlabel("layer")
     ax.set_ylabel("std of activations")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     return ax
 
 
@@ -228,7 +228,7 @@ def plot_training_curves(
     ax.set_ylim(*ylim)
     ax.set_xlabel("SGD step")
     ax.set_ylabel("training loss")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper right", fontsize=9)
     return ax
 
 
@@ -356,7 +356,7 @@ def plot_lr_summary(
     ax.set_yscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"final training loss (last {last} steps)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     return ax
 
 
@@ -440,7 +440,7 @@ def noise_figure(trio: dict[str, Sequence[TrainResult]]) -> Figure:
         r = _runs(rs)[0]
         plot_unit_percentiles(axes[1], r, color=NET_COLORS.get(label), label=label, band=False)
     axes[1].set_ylabel("median input to one ReLU")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=9)
     return fig
 
 

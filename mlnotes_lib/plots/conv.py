@@ -206,7 +206,7 @@ def plot_transpose_recipe(ax: Axes, w: int, f: int, s: int, p: int) -> Axes:
     x0, o = n + 1.5, len(counts)
     ax.imshow(grid, extent=(x0, x0 + o, n - o, n), cmap="Greens", vmin=0, vmax=grid.max() + 1)
     for r, c in np.ndindex(o, o):
-        ax.text(x0 + c + 0.5, n - r - 0.5, str(grid[r, c]), ha="center", va="center", fontsize=8)
+        ax.text(x0 + c + 0.5, n - r - 0.5, str(grid[r, c]), ha="center", va="center", fontsize=9)
     ax.add_patch(Rectangle((x0, n - o), o, o, fill=False, ec="black", lw=0.8))
     ax.set_xlim(-0.2, x0 + o + 0.2)
     ax.set_ylim(min(0, n - o) - 0.2, n + 0.2)

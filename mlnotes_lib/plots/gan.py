@@ -47,7 +47,7 @@ _COST_COLORS = {"minimax": "red", "non_saturating": "blue", "maximum_likelihood"
 def _legend_above(ax: Axes, handles=None, labels=None, ncol=None) -> None:
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=8,
+    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=9,
               ncol=ncol or len(labels), frameon=False, borderaxespad=0.2)  # fmt: skip
 
 
@@ -142,7 +142,7 @@ def plot_divergence_fits(ax: Axes, x, p_data, best: dict) -> Axes:
         dens = gan.gaussian_mixture(x, [mu], sigma)
         ax.plot(x, dens, ls=ls, color=COLORS[color], label=f"best Gaussian for {name}")
     ax.set(xlim=(-5, 5), xlabel="$x$", ylabel="density")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=9, loc="upper right")
     return ax
 
 
@@ -157,10 +157,10 @@ def plot_discriminator_fit(xs, d_star, d_learned, fit_losses, v_star: float) -> 
     ax1.plot(xs, d_star, color=COLORS["blue"], lw=2, label="$D^*(x)$")
     ax1.plot(xs, d_learned, color=COLORS["orange"], ls="--", label="trained $D(x)$")
     ax1.set(xlabel="$x$", ylim=(0, 1.02))
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=9)
     plot_curves(ax2, {"$J^{(D)}$": fit_losses}, xlabel="update", smooth=10)
     ax2.axhline(-v_star / 2, color=COLORS["blue"], ls=":", label="$-V(D^*, G)/2$")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=9)
     return fig
 
 
@@ -183,11 +183,11 @@ def plot_d_star(x, p_data, curves: dict, mean: float, width: float) -> Figure:
     ax2.plot(means[::4], curves["jsd"][width][::4], "o", ms=3, color=COLORS["orange"],
              label="$-\\log 4 + 2$ JSD")  # fmt: skip
     ax2.axhline(-math.log(4), color=COLORS["black"], ls=":", lw=1)
-    ax2.text(-3.9, -math.log(4) + 0.03, "$-\\log 4$", fontsize=8)
+    ax2.text(-3.9, -math.log(4) + 0.03, "$-\\log 4$", fontsize=9)
     ax2.plot([mean], [v[i]], "s", color=COLORS["red"], ms=7)
     ax2.set(xlabel="mean of $p_{model}$", ylim=(-1.45, 0.05))
     ax2.set_title(f"V(D*, G) = {v[i]:.3f}", fontsize=9)
-    ax2.legend(fontsize=8, loc="lower right")
+    ax2.legend(fontsize=9, loc="lower right")
     return fig
 
 
@@ -210,14 +210,14 @@ def plot_costs(curves: dict, d: float) -> Figure:
         ax2.plot([p[i]], [grad[i]], "o", color=color)
         offset = (6, -12) if kind == "maximum_likelihood" else (6, 4)  # apart from minimax
         ax2.annotate(f"{grad[i]:.3g}", (p[i], max(grad[i], -1.5)), textcoords="offset points",
-                     xytext=offset, fontsize=8, color=color)  # fmt: skip
+                     xytext=offset, fontsize=9, color=color)  # fmt: skip
     for ax in (ax1, ax2):
         ax.axvline(p[i], color=COLORS["black"], lw=0.8, ls=":")
         ax.set_xscale("logit")  # spreads out both ends of (0, 1)
         ax.set_xlabel("$D(G(z))$ (logit scale)")
     ax1.set(ylabel="cost per sample", ylim=(-5, 5))
     ax2.set(ylabel="d cost / d logit", ylim=(-1.6, 0.05))
-    ax1.legend(fontsize=8, loc="lower left")
+    ax1.legend(fontsize=9, loc="lower left")
     return fig
 
 
@@ -265,13 +265,13 @@ def plot_sweep(sweep, *, bins: int = 40) -> Figure:
             s = final[c].reshape(-1).numpy()
             ax.hist(s[np.isfinite(s)], bins=bins, range=(-4, 4), color=COLORS["green"])
             modes = int(sweep.modes[key][c])
-            ax.set_title(f"{modes} mode{'s' if modes != 1 else ''}", fontsize=8,
+            ax.set_title(f"{modes} mode{'s' if modes != 1 else ''}", fontsize=9,
                          color=COLORS["black" if modes == 2 else "red"])  # fmt: skip
             ax.set_yticks([])
             ax.grid(False)
-        axes[r, 0].set_ylabel(f"{key[0].replace('_', '-')}\nk = {key[1]}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{key[0].replace('_', '-')}\nk = {key[1]}", fontsize=9)
     for c, seed in enumerate(sweep.seeds):
-        axes[-1, c].set_xlabel(f"seed {seed}", fontsize=8)
+        axes[-1, c].set_xlabel(f"seed {seed}", fontsize=9)
         axes[-1, c].set_xticks([-2, 2])
     return fig
 

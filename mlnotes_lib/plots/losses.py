@@ -168,7 +168,7 @@ def plot_code_lengths(ax: Axes, p: Tensor, code: dict) -> Axes:
     )
     ax.bar(k + 0.2, -torch.log2(p), width=0.4, color=_ORANGE, label="−log₂ p (ideal)")
     for i in range(len(p)):
-        ax.text(i - 0.2, len(code[i]) + 0.05, code[i], ha="center", va="bottom", fontsize=8)
+        ax.text(i - 0.2, len(code[i]) + 0.05, code[i], ha="center", va="bottom", fontsize=9)
     ax.set(xticks=k.tolist(), xlabel="outcome", ylabel="bits")
     ax.legend(loc="upper left")
     return ax

@@ -108,7 +108,7 @@ def plot_log_likelihood_surface(
     ax.set_xlabel("μ")
     ax.set_ylabel("σ")
     ax.set_title(f"log-likelihood surface (highest: {top:.1f})")
-    ax.legend(loc="upper right", frameon=True, fontsize=8)
+    ax.legend(loc="upper right", frameon=True, fontsize=9)
     ax.grid(False)
     return ax
 

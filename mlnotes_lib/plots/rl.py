@@ -93,7 +93,7 @@ def plot_gridworld(
         for c in range(ncol):
             letter = tiles[r, c]
             color = "white" if dark[r, c] else "black"
-            ax.text(c - 0.42, r - 0.42, letter, ha="left", va="top", fontsize=7, color=color)
+            ax.text(c - 0.42, r - 0.42, letter, ha="left", va="top", fontsize=9, color=color)
             if values is not None and letter not in "HG":
                 ax.text(
                     c,
@@ -101,7 +101,7 @@ def plot_gridworld(
                     fmt.format(grid[r, c]),
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=9,
                     color=color,
                 )
     if Q is not None:
@@ -265,7 +265,7 @@ def plot_running_return(ax: Axes, rewards: Sequence[float], gamma: float, step: 
     lo, hi = min(0.0, r.min(), running.min()), max(1.0, r.max(), running.max(), to_go.max())
     ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.25 * (hi - lo))
     ax.set_xlabel("step t")
-    ax.legend(loc="upper left", fontsize=7)
+    ax.legend(loc="upper left", fontsize=9)
     return ax
 
 
@@ -323,7 +323,7 @@ def plot_temperature(
     ax2.bar(range(len(z)), logp, color=COLORS["purple"])
     ax2.set(xticks=range(len(z)), xticklabels=labels, ylim=(-32, 1), ylabel="log π(a|s)")
     for a in range(len(z)):
-        ax2.text(a, logp[a].item() - 0.5, f"{logp[a]:.2f}", ha="center", va="top", fontsize=8)
+        ax2.text(a, logp[a].item() - 0.5, f"{logp[a]:.2f}", ha="center", va="top", fontsize=9)
     ax2.set_title(f"entropy H = {-(probs * logp).sum():.3f} nats", fontsize=10)
     return axes
 
