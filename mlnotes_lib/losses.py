@@ -143,6 +143,16 @@ def entropy(q: Tensor, base: float = math.e) -> Tensor:
     return (0.0 - _xlogy(q, q).sum(dim=-1)) / _log_base(base)  # 0.0 - x: no -0.0
 
 
+def _two_distributions(q, p) -> tuple[Tensor, Tensor]:
+    """``q`` and ``p`` as float tensors, checked to be distributions of the same shape."""
+    q = _as_float(q, "q")
+    p = _as_float(p, "p")
+    _check_distribution(q, "q")
+    _check_same_shape(q, p, "q", "p")
+    _check_distribution(p, "p")
+    return q, p
+
+
 def cross_entropy(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
     """Cross-entropy ``H_p(q) = -sum_i q_i log p_i`` of a model ``p`` under the truth ``q``.
 
@@ -172,11 +182,7 @@ def cross_entropy(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
 
     See book/losses.ipynb.
     """
-    q = _as_float(q, "q")
-    p = _as_float(p, "p")
-    _check_distribution(q, "q")
-    _check_same_shape(q, p, "q", "p")
-    _check_distribution(p, "p")
+    q, p = _two_distributions(q, p)
     return (0.0 - _xlogy(q, p).sum(dim=-1)) / _log_base(base)
 
 
@@ -208,11 +214,7 @@ def kl_divergence(q: Tensor, p: Tensor, base: float = math.e) -> Tensor:
 
     See book/losses.ipynb.
     """
-    q = _as_float(q, "q")
-    p = _as_float(p, "p")
-    _check_distribution(q, "q")
-    _check_same_shape(q, p, "q", "p")
-    _check_distribution(p, "p")
+    q, p = _two_distributions(q, p)
     # Each term is computed as q log q - q log p so that 0 log 0 = 0 and q log(q/0) = inf.
     return (_xlogy(q, q) - _xlogy(q, p)).sum(dim=-1) / _log_base(base)
 
