@@ -556,7 +556,7 @@ def layer_norm(
 
     Parameters
     ----------
-    x : Tensor, shape (..., *normalized_shape)
+    x : Tensor, shape (..., ``*normalized_shape``)
     normalized_shape : int or sequence of int
         The trailing dimensions to normalize over, e.g. (C, H, W) or (features,).
     gamma, beta : Tensor or None, shape normalized_shape

@@ -115,8 +115,11 @@ def check_transpose_sizes() -> SizeCheck:
 
 
 def kernel_errors(seed: int = 0) -> dict[str, float]:
-    """Largest |ours - torch| of ``conv2d`` and ``conv_transpose2d`` (values and gradients,
-    float64) over strides, paddings, dilations and kernel shapes; tests/ sweep a larger grid."""
+    """Largest absolute difference between ours and torch's ``conv2d`` and ``conv_transpose2d``.
+
+    Values and gradients, in float64, over strides, paddings, dilations and kernel shapes;
+    tests/ sweep a larger grid.
+    """
     gen = torch.Generator().manual_seed(seed)
     pairs = {
         "conv2d": (conv2d, F.conv2d),
@@ -163,7 +166,7 @@ def blur_edge_brightness(image: torch.Tensor, size: int = 5) -> dict[str, float]
 
 
 def border_contrast(image: torch.Tensor, pad: int = 8) -> dict[str, float]:
-    """Mean |difference between vertically neighbouring pixels| near the top and bottom.
+    """Mean absolute difference between vertically neighbouring pixels near the top and bottom.
 
     ``"inside"`` is measured on the image's own ``pad + 1`` outermost rows; each mode on the
     ``pad`` rows it invents plus the edge row they continue. Replicate invents rows with no
