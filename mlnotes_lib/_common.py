@@ -6,8 +6,10 @@ Nothing here is topic-specific, and nothing here draws.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -64,3 +66,20 @@ def check_unit_interval(name: str, value, *, closed: bool = True) -> float:
         rule = "[0, 1]" if closed else "(0, 1)"
         raise ValueError(f"{name} must be in {rule}, got {value!r}")
     return v
+
+
+def forward_moved(module: str, target: str, names) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that keeps names moved to ``target`` importable from ``module``.
+
+    A chapter's experiments moved from its math module to ``mlnotes_lib.experiments``; their
+    old import paths are part of the public API. ``target`` is imported on first use only, so
+    the math module still imports nothing of the layers above it.
+    """
+    moved = frozenset(names)
+
+    def __getattr__(name: str) -> Any:
+        if name in moved:
+            return getattr(importlib.import_module(target), name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

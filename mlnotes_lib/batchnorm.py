@@ -30,10 +30,11 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from mlnotes_lib._common import forward_moved
 
 __all__ = [
     "BatchNorm",
@@ -61,12 +62,8 @@ _MOVED_TO_EXPERIMENTS = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_EXPERIMENTS:
-        from mlnotes_lib.experiments import batchnorm as experiments
-
-        return getattr(experiments, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names that moved to experiments/batchnorm.py still import from here.
+__getattr__ = forward_moved(__name__, "mlnotes_lib.experiments.batchnorm", _MOVED_TO_EXPERIMENTS)
 
 
 # ---------------------------------------------------------------------------------------

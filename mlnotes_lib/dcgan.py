@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mlnotes_lib._common import forward_moved
 from mlnotes_lib.conv import conv_output_size, conv_transpose_output_size
 
 __all__ = [
@@ -54,12 +55,8 @@ _MOVED = {
 }  # fmt: skip
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        from mlnotes_lib.experiments import dcgan as _experiments
-
-        return getattr(_experiments, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names that moved to experiments/dcgan.py still import from here.
+__getattr__ = forward_moved(__name__, "mlnotes_lib.experiments.dcgan", _MOVED)
 
 
 def _check_positive_int(name: str, value: Any) -> int:

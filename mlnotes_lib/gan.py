@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from mlnotes_lib import _common, losses
+from mlnotes_lib._common import forward_moved
 
 __all__ = [
     "GENERATOR_LOSSES",
@@ -68,12 +69,8 @@ _MOVED = {
 }  # fmt: skip
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        from mlnotes_lib.experiments import gan as _experiments
-
-        return getattr(_experiments, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names that moved to experiments/gan.py still import from here.
+__getattr__ = forward_moved(__name__, "mlnotes_lib.experiments.gan", _MOVED)
 
 
 # ----------------------------------------------------------------------------- checks

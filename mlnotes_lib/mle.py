@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
+
+from mlnotes_lib._common import forward_moved
 
 __all__ = [
     "bernoulli_log_likelihood",
@@ -39,12 +40,8 @@ __all__ = [
 _MOVED_TO_EXPERIMENTS = ("repeated_gaussian_mle",)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_EXPERIMENTS:
-        from mlnotes_lib.experiments import mle as experiments
-
-        return getattr(experiments, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names that moved to experiments/mle.py still import from here.
+__getattr__ = forward_moved(__name__, "mlnotes_lib.experiments.mle", _MOVED_TO_EXPERIMENTS)
 
 
 _LOG_2PI = math.log(2 * math.pi)

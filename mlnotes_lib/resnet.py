@@ -20,12 +20,10 @@ See book/resnet.ipynb.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mlnotes_lib._common import check_int
+from mlnotes_lib._common import check_int, forward_moved
 
 __all__ = [
     "KINDS",
@@ -68,12 +66,8 @@ _MOVED_TO_EXPERIMENTS = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_EXPERIMENTS:
-        from mlnotes_lib.experiments import resnet as experiments
-
-        return getattr(experiments, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names that moved to experiments/resnet.py still import from here.
+__getattr__ = forward_moved(__name__, "mlnotes_lib.experiments.resnet", _MOVED_TO_EXPERIMENTS)
 
 
 def _check_int(name: str, value, low: int) -> int:

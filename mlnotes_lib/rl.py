@@ -33,6 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from mlnotes_lib._common import forward_moved
+
 __all__ = [
     "CategoricalPolicy",
     "DiagGaussianPolicy",
@@ -58,12 +60,8 @@ _MOVED_TO_EXPERIMENTS = ("FROZEN_LAKE_MOVES", "Trajectory", "rollout", "rollouts
 _ROW_ATOL = 1e-6  # how far a row of P or pi may sum from 1
 
 
-def __getattr__(name: str) -> Any:  # names that moved to experiments/rl.py still work here
-    if name in _MOVED_TO_EXPERIMENTS:
-        from mlnotes_lib.experiments import rl as experiments
-
-        return getattr(experiments, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Names that moved to experiments/rl.py still import from here.
+__getattr__ = forward_moved(__name__, "mlnotes_lib.experiments.rl", _MOVED_TO_EXPERIMENTS)
 
 
 # --- Input checks --------------------------------------------------------------------
