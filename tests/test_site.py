@@ -103,8 +103,13 @@ def test_a_fresh_venv_installs_the_wheel_from_the_served_site_and_runs_a_chapter
     env["PYTHONPATH"] = sysconfig.get_paths()["purelib"]
     where = subprocess.run(
         [str(py), "-c", "import mlnotes_lib, mlnotes_lib.widgets; print(mlnotes_lib.__file__)"],
-        check=True, env=env, capture_output=True, text=True, timeout=120,
-    ).stdout  # fmt: skip
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    ).stdout  # fmt: skip  (cwd: not the checkout, whose mlnotes_lib/ would shadow the wheel)
     assert where.startswith(str(venv)), f"mlnotes_lib came from {where}, not the new venv"
     run = (
         "import nbformat, sys; from nbclient import NotebookClient;"
