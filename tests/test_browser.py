@@ -217,7 +217,6 @@ KNOWN_UNREADABLE_FIGURE_TEXT = {
     ("book/batchnorm", 1280): "activations explorer: text under 9 px or off the canvas",
     ("book/conv", 1280): "arithmetic explorer: the formula leaves the canvas at W=7, F=1, S=2",
     ("book/dcgan", 1280): "layer-by-layer table: text under 9 px",
-    ("book/losses", 390): "an inline cross-entropy formula was clipped; rewritten, not re-checked",
 }
 
 
