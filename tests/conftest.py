@@ -104,3 +104,19 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+def sweep_fixture(code: str, *, timeout: float = 1200):
+    """A module-scoped fixture: ``code``'s JSON result under each of ``CPU_SETTINGS``.
+
+    A sweep file defines ``sweep = sweep_fixture(SWEEP)``; each test that takes ``sweep``
+    then runs once per CPU kernel setting on that setting's numbers.
+    """
+
+    @pytest.fixture(scope="module", params=sorted(CPU_SETTINGS))
+    def sweep(request):
+        result = run_under_cpu(request.param, code, timeout=timeout)
+        print(request.param, json.dumps(result))  # the numbers, for `pytest -s`
+        return result
+
+    return sweep

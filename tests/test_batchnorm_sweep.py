@@ -10,11 +10,7 @@ chapter's hidden asserts use margins that this sweep showed to be safe.
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
-from conftest import CPU_SETTINGS, run_under_cpu
+from conftest import sweep_fixture
 
 SEEDS = range(5)
 
@@ -48,11 +44,7 @@ print(json.dumps(out))
 """
 
 
-@pytest.fixture(scope="module", params=sorted(CPU_SETTINGS))
-def sweep(request):
-    result = run_under_cpu(request.param, SWEEP % {"seeds": list(SEEDS)}, timeout=1200)
-    print(request.param, json.dumps(result))  # the numbers, for `pytest -s`
-    return result
+sweep = sweep_fixture(SWEEP % {"seeds": list(SEEDS)})
 
 
 def test_batch_norm_never_diverges_and_the_plain_network_diverges_at_lr_3(sweep):
