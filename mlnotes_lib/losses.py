@@ -14,8 +14,8 @@ Notation follows the book: for a true distribution ``q`` and a model ``p``,
 The two binary cross-entropies reproduce ``torch.nn.functional.binary_cross_entropy``
 (log clamped at -100) and ``torch.nn.functional.binary_cross_entropy_with_logits``
 (stable for logits of any size), forward and backward, with mean reduction, and the
-multi-class :func:`cross_entropy_with_logits` reproduces ``F.cross_entropy`` from the logits
-``z`` through :func:`log_softmax`. :func:`huffman_code` builds an optimal prefix code, whose
+multi-class :func:`cross_entropy_with_logits` reproduces ``F.cross_entropy`` from the ``logits``
+through :func:`log_softmax`. :func:`huffman_code` builds an optimal prefix code, whose
 expected length ``L`` satisfies ``H <= L < H + 1`` (in bits).
 
 See book/losses.ipynb.
@@ -360,11 +360,12 @@ def binary_cross_entropy_with_logits(logits: Tensor, y: Tensor) -> Tensor:
 
 # ------------------------------------------------------------- softmax cross-entropy
 def log_softmax(logits: Tensor, dim: int = -1) -> Tensor:
-    """``log softmax(z) = z - logsumexp(z)`` along ``dim``, with the log-sum-exp shift.
+    """``log_softmax(logits) = logits - logsumexp(logits)`` along ``dim``, with the shift.
 
-    ``logsumexp(z) = m + log sum exp(z - m)`` with ``m = max z``: every exponent is <= 0,
-    so nothing overflows, and the largest term is exactly 1, so the sum cannot underflow
-    to 0. Equal to ``torch.nn.functional.log_softmax``; same shape as ``logits``.
+    ``logsumexp(logits) = m + log sum exp(logits - m)`` with ``m = max logits``: every
+    exponent is <= 0, so nothing overflows, and the largest term is exactly 1, so the sum
+    cannot underflow to 0. Equal to ``torch.nn.functional.log_softmax``; same shape as
+    ``logits``.
 
     See book/losses.ipynb.
     """
@@ -379,14 +380,14 @@ def log_softmax(logits: Tensor, dim: int = -1) -> Tensor:
 
 
 def cross_entropy_with_logits(logits: Tensor, target: Tensor) -> Tensor:
-    r"""Mean softmax cross-entropy of logits ``z`` (N, C) against class indices or probabilities.
+    r"""Mean softmax cross-entropy of ``logits`` (N, C) against class indices or probabilities.
 
     ``target`` holds class indices (N,) in ``[0, C)``, or probability rows (N, C) that sum
-    to 1. Per example the loss is :math:`-\sum_c q_c \log \mathrm{softmax}(z)_c`, with
-    ``q`` one-hot for an index; the mean over ``N`` equals
+    to 1. Per example the loss is :math:`-\sum_c q_c \log \mathrm{softmax}(\zeta)_c`, with
+    :math:`\zeta` the logits and ``q`` one-hot for an index; the mean over ``N`` equals
     ``torch.nn.functional.cross_entropy(logits, target)``. Its gradient with respect to
-    ``z`` is ``(softmax(z) - q) / N``. Finite for logits up to ``+-1e4`` and beyond,
-    because :func:`log_softmax` never exponentiates a positive number.
+    ``logits`` is ``(softmax(logits) - q) / N``. Finite for logits up to ``+-1e4`` and
+    beyond, because :func:`log_softmax` never exponentiates a positive number.
 
     See book/losses.ipynb.
     """

@@ -370,3 +370,32 @@ def test_huffman_code_bad_input_is_named():
         losses.huffman_code(torch.tensor([0.5, 0.4]))
     with pytest.raises(ValueError, match=r"\bp\b.*\b1-D\b"):
         losses.huffman_code(torch.full((2, 2), 0.25))
+
+
+def test_softmax_ce_curves_match_torch_cross_entropy_and_its_gradient():
+    base = torch.tensor([0.0, 1.0, -1.0])
+    grid = torch.linspace(-5, 7, 13, dtype=torch.float64)
+    for target in (0, 2):
+        curves = plots_losses.softmax_ce_curves(base, grid, target)
+        rows = base.double().expand(13, -1).clone()
+        rows[:, 0] = grid
+        rows.requires_grad_(True)
+        ref = F.cross_entropy(rows, torch.full((13,), target), reduction="none")
+        (grad,) = torch.autograd.grad(ref.sum(), rows)
+        torch.testing.assert_close(curves["loss"], ref.detach())
+        torch.testing.assert_close(curves["grad"], grad)
+        onehot = F.one_hot(torch.tensor(target), 3).double()
+        torch.testing.assert_close(curves["grad"], torch.softmax(rows.detach(), 1) - onehot)
+
+
+def test_softmax_gradient_frame_is_readable():
+    from mlnotes_lib import plotting
+    from mlnotes_lib.plots.frames import text_problems
+
+    curves = plots_losses.softmax_ce_curves(
+        torch.tensor([0.0, 1.0, -1.0]), torch.linspace(-5, 7, 49), 1
+    )
+    fig, axes = plotting.figure(1, 2, figsize=(7.2, 2.8))
+    plots_losses.plot_softmax_gradient(axes, curves, 2.0, 1)
+    assert len(axes[1].patches) == 9  # three bars per class
+    assert text_problems(fig) == []

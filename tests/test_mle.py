@@ -393,3 +393,18 @@ def test_fit_mle_uses_torch_optim_and_the_old_sweep_path_still_works():
     from mlnotes_lib.experiments import mle as experiments
 
     assert mle.repeated_gaussian_mle is experiments.repeated_gaussian_mle
+
+
+def test_bernoulli_spread_bars_are_a_distribution_and_the_frame_is_readable():
+    from mlnotes_lib import plotting
+    from mlnotes_lib.experiments import mle as experiments
+    from mlnotes_lib.plots.frames import text_problems
+
+    p_hats = experiments.repeated_bernoulli_mle(10, 500, p=0.05, seed=0)
+    fig, ax = plotting.figure(figsize=(6.0, 2.7))
+    assert plots_mle.plot_bernoulli_spread(ax, p_hats, n=10, p=0.05) is ax
+    area = sum(bar.get_height() * bar.get_width() for bar in ax.patches)
+    assert abs(area - 1) < 1e-9
+    share_of_zero = max(ax.patches, key=lambda bar: bar.get_height()).get_height() / 10
+    assert abs(share_of_zero - (p_hats == 0).double().mean().item()) < 1e-12
+    assert text_problems(fig) == []

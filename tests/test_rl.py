@@ -523,3 +523,44 @@ def test_plot_helpers_draw_on_the_given_axes():
         axes[2], [0, 0], [0, 0], samples=np.zeros((5, 2)), action=[1, 1]
     )
     assert ax is axes[2] and len(ax.images) == 1
+
+
+def test_finite_horizon_tables_agree_with_backward_induction():
+    from mlnotes_lib.experiments import rl as experiments
+
+    P, R, _ = rl.tabular_mdp(frozen_lake(True))
+    tables = experiments.finite_horizon_tables(P, R, [37, 1, 5])
+    assert sorted(tables) == [1, 5, 37]
+    for k, (V_k, Q_k) in tables.items():
+        V_ref, policy = rl.finite_horizon_value_iteration(P, R, k)
+        assert_close(V_k, V_ref, atol=1e-14, rtol=0)
+        assert_close(Q_k.amax(1), V_k)
+        # the first action of the non-stationary optimum is optimal with k steps to go
+        assert (Q_k.gather(1, policy[0][:, None])[:, 0] >= V_k - 1e-14).all()
+    for bad in ([], [0, 3]):
+        with pytest.raises(ValueError, match=r"\bsteps_to_go\b"):
+            experiments.finite_horizon_tables(P, R, bad)
+
+
+def test_steps_to_go_frame_marks_where_a_stationary_policy_is_not_optimal():
+    from mlnotes_lib.experiments import rl as experiments
+    from mlnotes_lib.plots.frames import text_problems
+
+    env = frozen_lake(True)
+    P, R, rho0 = rl.tabular_mdp(env)
+    greedy = rl.greedy_policy(rl.value_iteration(P, R, 0.99, tol=1e-12)[1])
+    tables = experiments.finite_horizon_tables(P, R, [8, 100])
+    optimum = experiments.horizon_curve(P, R, rho0, 100)
+    curves = {"greedy": experiments.horizon_curve(P, R, rho0, 100, greedy)}
+    framed = {}
+    for k in (8, 100):
+        fig, axes = plotting.figure(1, 2, figsize=(6.4, 2.9), width_ratios=[1, 1.15])
+        plots_rl.plot_steps_to_go(
+            axes, env.unwrapped.desc, tables, k, optimum, curves, greedy.argmax(1)
+        )
+        framed[k] = sum(not p.get_fill() for p in axes[0].patches)
+        if k == 8:  # one full draw is enough to check the text
+            assert text_problems(fig, dpi=72) == []
+    Q_8 = tables[8][1]
+    wrong = Q_8.gather(1, greedy.argmax(1, keepdim=True))[:, 0] < Q_8.amax(1) - 1e-12
+    assert framed[8] == int(wrong.sum()) > 0 and framed[100] == 0

@@ -352,3 +352,27 @@ def horizon_curve(P: Tensor, R: Tensor, rho0: Tensor, max_horizon: int, pi: Tens
         V = Q.amax(1) if pi is None else (pi * Q).sum(1)
         curve.append(float(rho0 @ V))
     return curve
+
+
+def finite_horizon_tables(P: Tensor, R: Tensor, steps_to_go: Sequence[int]) -> dict:
+    """``(V_k, Q_k)`` of backward induction for each ``k`` in ``steps_to_go`` (undiscounted).
+
+    ``V_k(s)`` is the optimal probability-weighted return of ``k`` more steps from ``s`` and
+    ``Q_k`` (S, A) the value of each first action with ``k`` steps to go, so
+    ``argmax_a Q_k`` is the optimal action then (the ``policy[H - k]`` of
+    :func:`mlnotes_lib.rl.finite_horizon_value_iteration`, ties aside). Returns
+    ``{k: (V_k (S,), Q_k (S, A))}``.
+
+    See book/rl.ipynb.
+    """
+    wanted = sorted({int(k) for k in steps_to_go})
+    if not wanted or wanted[0] < 1:
+        raise ValueError(f"steps_to_go must hold integers >= 1, got {list(steps_to_go)}")
+    V = torch.zeros(P.shape[0], dtype=torch.float64)
+    tables = {}
+    for k in range(1, wanted[-1] + 1):
+        Q = R + torch.einsum("sat,t->sa", P, V)  # (S, A)
+        V = Q.amax(1)
+        if k in wanted:
+            tables[k] = (V, Q)
+    return tables

@@ -11,7 +11,13 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
-from mlnotes_lib.losses import binary_cross_entropy, cross_entropy, entropy, kl_divergence
+from mlnotes_lib.losses import (
+    binary_cross_entropy,
+    cross_entropy,
+    cross_entropy_with_logits,
+    entropy,
+    kl_divergence,
+)
 from mlnotes_lib.plots import COLORS
 
 __all__ = [
@@ -21,6 +27,8 @@ __all__ = [
     "plot_information_bars",
     "plot_log_loss",
     "plot_saturation",
+    "plot_softmax_gradient",
+    "softmax_ce_curves",
 ]
 
 _BLUE, _ORANGE, _GREEN, _RED, _PURPLE = (
@@ -172,3 +180,65 @@ def plot_code_lengths(ax: Axes, p: Tensor, code: dict) -> Axes:
     ax.set(xticks=k.tolist(), xlabel="outcome", ylabel="bits")
     ax.legend(loc="upper left")
     return ax
+
+
+def softmax_ce_curves(logits, grid, target: int) -> dict[str, Tensor]:
+    """Softmax cross-entropy and its gradient as the first logit moves along ``grid``.
+
+    ``logits`` (C,) are the other logits' values (the first is replaced by each point of
+    ``grid`` (n,)); ``target`` is the class index. The loss comes from
+    :func:`~mlnotes_lib.losses.cross_entropy_with_logits` and the gradient from autograd
+    through it. Returns ``{"grid" (n,), "loss" (n,), "grad" (n, C), "probs" (n, C)}``.
+
+    See book/losses.ipynb.
+    """
+    grid = torch.as_tensor(grid, dtype=torch.float64)
+    rows = torch.as_tensor(logits, dtype=torch.float64).expand(len(grid), -1).clone()
+    rows[:, 0] = grid
+    rows.requires_grad_(True)
+    targets = torch.full((len(grid),), int(target))
+    per_example = torch.stack(
+        [cross_entropy_with_logits(rows[i : i + 1], targets[i : i + 1]) for i in range(len(grid))]
+    )  # (n,): the mean over a batch of one is that example's loss
+    (grad,) = torch.autograd.grad(per_example.sum(), rows)
+    return {
+        "grid": grid,
+        "loss": per_example.detach(),
+        "grad": grad,
+        "probs": torch.softmax(rows.detach(), dim=1),
+    }
+
+
+def plot_softmax_gradient(axes, curves: dict, value: float, target: int) -> list:
+    """Two panels at one point of ``curves`` (:func:`softmax_ce_curves`).
+
+    Left: the loss and its slope against the moving logit, the current ``value`` marked.
+    Right: per class, the softmax probability, the one-hot target and the gradient
+    ``softmax - onehot``.
+
+    See book/losses.ipynb.
+    """
+    ax1, ax2 = axes
+    grid = curves["grid"]
+    i = int(torch.argmin((grid - value).abs()))
+    x, loss, slope = grid.numpy(), curves["loss"].numpy(), curves["grad"][:, 0].numpy()
+    ax1.plot(x, loss, color=_BLUE, label="loss ℓ(ζ, y)")
+    ax1.plot(x, slope, color=_ORANGE, ls="--", label="slope ∂ℓ/∂ζ₀")
+    ax1.plot(x[i], loss[i], "o", color=_BLUE)
+    ax1.plot(x[i], slope[i], "o", color=_ORANGE)
+    ax1.axhline(0, color="grey", lw=0.8)
+    ax1.set(xlabel="logit ζ₀ of class 0", ylim=(-1.2, 7.5))
+    ax1.set_title(f"target y = {target}: ℓ = {curves['loss'][i]:.3f}", fontsize=10)
+    ax1.legend(loc="upper left" if target else "upper right")
+    C = curves["probs"].shape[1]
+    classes = torch.arange(C, dtype=torch.float64).numpy()
+    onehot = (torch.arange(C) == target).double().numpy()
+    probs, grad = curves["probs"][i].numpy(), curves["grad"][i].numpy()
+    ax2.bar(classes - 0.27, probs, width=0.27, color=_BLUE, label="softmax(ζ)")
+    ax2.bar(classes, onehot, width=0.27, color=_GREEN, label="one-hot(y)")
+    ax2.bar(classes + 0.27, grad, width=0.27, color=_ORANGE, label="gradient")
+    ax2.axhline(0, color="grey", lw=0.8)
+    ax2.set(xticks=classes.tolist(), xticklabels=[f"class {c}" for c in range(C)],
+            ylim=(-1.1, 1.1), title="gradient = softmax(ζ) − one-hot(y)")  # fmt: skip
+    ax2.legend(loc="lower left", fontsize=9)
+    return [ax1, ax2]

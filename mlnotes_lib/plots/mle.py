@@ -12,10 +12,11 @@ import torch
 from matplotlib.axes import Axes
 from torch import Tensor
 
-from mlnotes_lib.mle import _samples, gaussian_log_likelihood
+from mlnotes_lib.mle import _samples, fisher_information, gaussian_log_likelihood
 from mlnotes_lib.plots import COLORS
 
 __all__ = [
+    "plot_bernoulli_spread",
     "plot_gaussian_fit",
     "plot_kl_check",
     "plot_likelihood_panels",
@@ -218,3 +219,32 @@ def plot_kl_check(
     ax2.set(ylim=(0, 4), xlabel="θ", ylabel="nats")
     ax2.legend()
     return axes
+
+
+def plot_bernoulli_spread(ax: Axes, p_hats: Tensor, *, n: int, p: float) -> Axes:
+    """Draw the distribution of ``p_hat = k/n`` over repeats against N(p, 1/(n I(p))).
+
+    ``p_hats`` (R,) are the estimates of repeated samples of size ``n``; each possible value
+    ``k/n`` gets a bar of width ``1/n`` whose area is its frequency, so the bars and the
+    asymptotic normal density share one scale. The dotted lines mark ``p +- 1/sqrt(n I(p))``.
+
+    See book/mle.ipynb.
+    """
+    k = torch.round(p_hats.detach().double() * n).long()
+    freq = torch.bincount(k, minlength=n + 1).double() / len(k)  # (n + 1,)
+    seen = freq > 0
+    values = torch.arange(n + 1, dtype=torch.float64)[seen] / n
+    ax.bar(values.numpy(), (freq[seen] * n).numpy(), width=1 / n, color=_BLUE, alpha=0.5,
+           label="p̂ over repeats")  # fmt: skip
+    se = 1 / math.sqrt(n * fisher_information("bernoulli", p=p))
+    grid = torch.linspace(-0.1, 1, 881, dtype=torch.float64)
+    dens = torch.exp(-0.5 * ((grid - p) / se) ** 2) / (se * math.sqrt(2 * math.pi))
+    ax.plot(grid.numpy(), dens.numpy(), color=_ORANGE, lw=1.5, label="N(p, 1/(n I(p)))")
+    for x in (p - se, p + se):
+        ax.axvline(x, color=_RED, ls=":", lw=1)
+    ax.set(xlim=(-0.1, 1), xlabel="p̂", ylabel="density")  # room for the normal law below 0
+    ax.set_ylim(0, 1.25 * max(dens.max().item(), (freq * n).max().item()))
+    ax.set_title(f"n = {n}, p = {p}: std of p̂ {p_hats.std().item():.3f}, "
+                 f"1/√(n I(p)) = {se:.3f}", fontsize=10)  # fmt: skip
+    ax.legend(loc="upper right", frameon=False)
+    return ax

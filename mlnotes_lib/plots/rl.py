@@ -30,6 +30,7 @@ __all__ = [
     "plot_replay",
     "plot_running_estimate",
     "plot_running_return",
+    "plot_steps_to_go",
     "plot_temperature",
 ]
 
@@ -430,3 +431,50 @@ def plot_finite_horizon(ax: Axes, horizons: Any, curves: dict) -> Axes:
     ax.set(xlabel="horizon H (steps)", ylabel="P(goal within H steps)")
     ax.legend()
     return ax
+
+
+def plot_steps_to_go(
+    axes: Sequence[Axes],
+    desc: Any,
+    tables: dict,
+    k: int,
+    optimum: Sequence[float],
+    curves: dict,
+    stationary: Any,
+) -> Sequence[Axes]:
+    """The finite-horizon optimum with ``k`` steps to go, against stationary policies.
+
+    Left: ``V_k`` (the optimal probability of reaching the goal within ``k`` steps) and
+    every optimal action, with a red frame on the tiles where the action of ``stationary``
+    (S,) ints is not among them. Right: how far each of ``curves`` (name -> values for
+    H = 1, 2, ...) falls short of ``optimum`` (the same horizons), in percentage points,
+    with the current ``k`` marked. ``tables[k]`` holds ``(V_k, Q_k)``
+    (:func:`mlnotes_lib.experiments.rl.finite_horizon_tables`).
+
+    See book/rl.ipynb.
+    """
+    ax, ax2 = axes
+    V, Q = tables[k]
+    plot_gridworld(ax, desc, values=V, Q=Q)
+    q = np.asarray(Q, dtype=float)
+    ncol = len(desc[0])
+    for s, a in enumerate(np.asarray(stationary)):
+        best = q[s].max()
+        if best - q[s, a] > 1e-6 * abs(best):
+            r, c = divmod(s, ncol)
+            ax.add_patch(Rectangle((c - 0.46, r - 0.46), 0.92, 0.92, fill=False,
+                                   edgecolor=COLORS["red"], lw=2.5))  # fmt: skip
+    ax.set_title(f"{k} steps to go: V_k and optimal actions", fontsize=9)
+    best = np.asarray(optimum, dtype=float)
+    horizons = np.arange(1, len(best) + 1)
+    for (name, values), color in zip(
+        curves.items(), (COLORS["blue"], COLORS["orange"]), strict=False
+    ):
+        gap = 100 * (best - np.asarray(values, dtype=float))
+        ax2.plot(horizons, gap, color=color, label=name)
+        ax2.plot(k, gap[k - 1], "o", color=color)
+    ax2.axvline(k, color="grey", lw=1, ls=":")
+    ax2.set(xscale="log", xlabel="steps to go k", ylabel="optimum − policy (points)")
+    ax2.set_title(f"P(goal within {k} steps): optimum {100 * best[k - 1]:.1f}%", fontsize=9)
+    ax2.legend(loc="upper left")
+    return axes
