@@ -81,10 +81,19 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: $(INSTALLED) system-deps lint book
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope tests
-	env $(BASELINE_CPU) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
-	  --nbval-lax --nbval-current-env book
+# The nbval pass runs in a kernel whose kernelspec sets $(BASELINE_CPU), so tests/ and the
+# notebooks share one pytest run (two workers, the longest modules first: see tests/conftest.py).
+BASELINE_KERNEL := $(VENV)/share/jupyter/kernels/mlnotes-baseline/kernel.json
+$(BASELINE_KERNEL): $(INSTALLED) Makefile
+	@mkdir -p $(dir $@)
+	$(BIN)/python -c 'import json, sys; env = dict(a.split("=", 1) for a in sys.argv[2:]); \
+	  json.dump({"argv": [sys.argv[1], "-m", "ipykernel_launcher", "-f", "{connection_file}"], \
+	  "display_name": "Python 3 (baseline CPU kernels)", "language": "python", "env": env}, \
+	  open("$@", "w"), indent=1)' $(abspath $(BIN))/python $(BASELINE_CPU)
+
+test: $(INSTALLED) system-deps lint book $(BASELINE_KERNEL)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder \
+	  --nbval-lax --nbval-kernel-name mlnotes-baseline tests book
 
 bench: $(INSTALLED) $(VENDOR)
 	$(BIN)/python benchmarks/run.py

@@ -61,6 +61,36 @@ def run_under_cpu(setting: str, code: str, *, timeout: float = 300):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+#: The longest-running modules, longest first (measured with `pytest --durations`). `make test`
+#: runs `pytest -n 2 --dist loadscope --no-loadscope-reorder`: each module goes whole to one
+#: worker in collection order, so starting with the longest ones keeps both workers busy
+#: until the end instead of leaving one long module running alone.
+LONGEST_FIRST = [
+    "test_browser.py",
+    "test_lab.py",
+    "dcgan.ipynb",
+    "batchnorm.ipynb",
+    "conv.ipynb",
+    "test_batchnorm_sweep.py",
+    "test_gan_sweep.py",
+    "test_resnet_sweep.py",
+    "gan.ipynb",
+    "resnet.ipynb",
+    "test_site.py",
+    "test_dcgan_cli.py",
+    "test_mle_sweep.py",
+    "test_conv_checkerboard.py",
+    "rl.ipynb",
+    "mle.ipynb",
+    "losses.ipynb",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture
 def one_thread():
     """Run a test on one torch thread: small tensors are fastest so on a shared 2-core

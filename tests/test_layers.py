@@ -9,6 +9,7 @@ drawing in ``plots/<topic>.py``.
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 
@@ -30,34 +31,53 @@ KERNEL_CALLS = {
     "resnet": "m.ResidualBlock(4)(torch.zeros(2, 4, 8, 8))",
 }
 
-_BLOCK = """
+_BLOCKER = """
 import sys
 class _NoScreen:
     def find_spec(self, name, path=None, target=None):
         if name.split('.')[0] in ('matplotlib', 'ipywidgets'):
-            raise ImportError(f'{{name}} is blocked: the math must not need a screen')
+            raise ImportError(f'{name} is blocked: the math must not need a screen')
         return None
 sys.meta_path.insert(0, _NoScreen())
-import torch
-import importlib
-m = importlib.import_module('mlnotes_lib.{topic}')
-{call}
-assert not any(k.split('.')[0] in ('matplotlib', 'ipywidgets') for k in sys.modules)
-print('ok')
 """
+
+# All kernel modules in one fresh interpreter (one torch import instead of one per module):
+# each is imported and called in turn, and after each no drawing package may be loaded.
+_ALL_KERNELS = (
+    _BLOCKER
+    + """
+import importlib, json, torch, traceback
+calls, out = json.loads(sys.argv[1]), {}
+for topic, call in calls.items():
+    try:
+        m = importlib.import_module('mlnotes_lib.' + topic)
+        exec(call, {'m': m, 'torch': torch})
+        loaded = [k for k in sys.modules if k.split('.')[0] in ('matplotlib', 'ipywidgets')]
+        out[topic] = f'loaded {loaded}' if loaded else 'ok'
+    except Exception:
+        out[topic] = traceback.format_exc(limit=3)
+print(json.dumps(out))
+"""
+)
+
+
+@pytest.fixture(scope="module")
+def kernel_runs() -> dict[str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _ALL_KERNELS, json.dumps(KERNEL_CALLS)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("topic", sorted(KERNEL_CALLS))
-def test_kernel_module_imports_and_runs_without_matplotlib_or_ipywidgets(topic):
-    code = _BLOCK.format(topic=topic, call=KERNEL_CALLS[topic])
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-1500:]
+def test_kernel_module_imports_and_runs_without_matplotlib_or_ipywidgets(topic, kernel_runs):
+    assert kernel_runs[topic] == "ok", kernel_runs[topic]
 
 
 def test_the_import_blocker_blocks():
-    code = _BLOCK.format(topic="plots", call="")
+    code = _BLOCKER + "import mlnotes_lib.plots\n"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0 and "blocked" in proc.stderr
 
