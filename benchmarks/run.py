@@ -119,9 +119,13 @@ def notebook_rows() -> list[dict]:
     return rows
 
 
+# The first explorer's slider (our renderer's range input, or the html-manager's handle) and
+# its figure are on screen.
 INTERACTIVE_JS = """() => {
-  const h = document.querySelector('.mlnotes-explorer .noUi-handle');
-  const img = document.querySelector('.mlnotes-explorer img');
+  const h = document.querySelector(
+    '.mlnotes-explorer input[type=range], .mlnotes-explorer .noUi-handle');
+  const img = [...document.querySelectorAll('.mlnotes-explorer img')].find(
+    (i) => i.offsetParent !== null);
   return !!(h && img && img.complete && img.naturalWidth > 0);
 }"""
 

@@ -68,6 +68,7 @@ def run_under_cpu(setting: str, code: str, *, timeout: float = 300):
 LONGEST_FIRST = [
     "test_browser.py",
     "test_lab.py",
+    "test_reader.py",
     "dcgan.ipynb",
     "batchnorm.ipynb",
     "conv.ipynb",

@@ -10,21 +10,25 @@ page, at every width:
 - axe-core finds no critical or serious accessibility violation (at 390 and 1280 px);
 - the theme's drawers (chapter list, page contents) open and close.
 
-On every chapter, moving a slider of each precomputed widget changes the figure, its alt text
-says which values it shows, the slider's aria-valuetext is the shown value, and an experiment
-is honest about needing a kernel.
+On every chapter, moving a slider of each precomputed widget (by keyboard, and the first
+one by mouse) changes the figure, its alt text says which values it shows, the slider's
+aria-valuetext is the shown value, and an experiment is honest about needing a kernel. Every
+chapter page loads at most 3.5 MB (uncompressed). The static book's widget renderer
+(book/_static/mlnotes-widgets.js) fails loudly on a widget model it does not know.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 import urllib.request
+from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
-from booksite import HTML, SUB_PATH
+from booksite import HTML, ROOT, SUB_PATH
 
 from conftest import chapter_notebooks, page_weight, toc_files
 
@@ -37,9 +41,11 @@ AXE_WIDTHS = [390, 1280]
 # Page weight as a reader's browser downloads it from a static host: every file the page
 # loads, gzip-compressed (the widget PNGs live inside the HTML as base64 text).
 PAGE_BUDGET_BYTES = 5_000_000
-# A keyboard reader reaches a chapter's first slider within this many Tab presses (the
-# chapter list, the run box and the prose's links come first; formulas are not tab stops).
-TABS_TO_FIRST_SLIDER = 60
+# The same, uncompressed (a host that does not compress; issue 14's goal per chapter page).
+PAGE_BUDGET_RAW_BYTES = 3_500_000
+# A slider's focusable control: our renderer's <input type=range>, or the html-manager's
+# noUiSlider handle (with `mlnotes_widgets: html-manager` in _config.yml).
+SLIDER = "input[type=range], .noUi-handle"
 
 SHOWN_IMAGE_JS = """
 (root) => {
@@ -220,8 +226,16 @@ KNOWN_UNREADABLE_FIGURE_TEXT = {
 }
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("page_path", toc_files())
+# The API pages are one generated template (autodoc entries): phone and desktop suffice.
+PAGES_AND_WIDTHS = [
+    (page, width)
+    for page in toc_files()
+    for width in WIDTHS
+    if not (page.startswith("book/api/") and width not in AXE_WIDTHS)
+]
+
+
+@pytest.mark.parametrize(("page_path", "width"), PAGES_AND_WIDTHS)
 def test_page_reads_well_at_every_width(browser, book_subpath_server, page_path, width, request):
     if (page_path, width) in KNOWN_UNREADABLE_FIGURE_TEXT:
         reason = KNOWN_UNREADABLE_FIGURE_TEXT[page_path, width]
@@ -263,10 +277,10 @@ def test_page_reads_well_at_every_width(browser, book_subpath_server, page_path,
                 "() => [...document.querySelectorAll('main img')].filter((i) => i.offsetParent"
                 " && (!i.alt || /[0-9a-f]{32}|\\.png$/.test(i.alt))).map((i) => i.src.slice(-40))"
             )
-            _raw, weight = page_weight(page, HTML, SUB_PATH)
+            raw, weight = page_weight(page, HTML, SUB_PATH)
             problems["page weight"] = (
                 [] if 0 < weight < PAGE_BUDGET_BYTES else [f"{weight / 1e6:.2f} MB compressed"]
-            )
+            ) + ([] if raw <= PAGE_BUDGET_RAW_BYTES else [f"{raw / 1e6:.2f} MB uncompressed"])
             for link in local_links(page):
                 try:
                     urllib.request.urlopen(urllib.request.Request(link, method="HEAD"), timeout=5)
@@ -322,7 +336,7 @@ def test_sidebar_collapses_on_desktop(browser, book_subpath_server):
 def test_sliders_change_the_figure_without_a_kernel(browser, book_subpath_server, chapter):
     page, context, blocked, errors = open_offline(browser, f"{book_subpath_server}/{chapter}.html")
     try:
-        page.wait_for_selector(".mlnotes-explorer .noUi-handle", timeout=30_000)
+        page.wait_for_selector(f".mlnotes-explorer :is({SLIDER})", timeout=30_000)
         explorers = page.locator(".mlnotes-explorer")
         n = explorers.count()
         assert n >= 1, "the chapter shows no slider widget"
@@ -333,7 +347,7 @@ def test_sliders_change_the_figure_without_a_kernel(browser, book_subpath_server
             assert before is not None, f"widget {i}: no figure shown"
             readout = explorer.locator(".widget-readout").first
             text_before = readout.inner_text()
-            handle = explorer.locator(".noUi-handle").first
+            handle = explorer.locator(SLIDER).first
             handle.focus()
             handle.press("ArrowRight")
             if readout.inner_text() == text_before:  # the slider started at its last value
@@ -351,26 +365,18 @@ def test_sliders_change_the_figure_without_a_kernel(browser, book_subpath_server
             assert handle.get_attribute("aria-label"), f"widget {i}: slider has no name"
             alt = explorer.locator("img:visible").first.get_attribute("alt") or ""
             assert shown.strip() in alt, f"widget {i}: alt text {alt!r} does not name {shown!r}"
+            if i == 0:  # and by mouse: a click at the track's far end moves it there
+                track = explorer.locator("input[type=range], .noUi-target").first.bounding_box()
+                for end in (track["width"] - 3, 3):  # the right end, else the left one
+                    page.mouse.click(track["x"] + end, track["y"] + track["height"] / 2)
+                    if readout.inner_text() != shown:
+                        break
+                assert readout.inner_text() != shown, "widget 0: a click did not move it"
+                assert wait_for_new_image(page, explorer, after) != after, (
+                    "widget 0: a click did not change the figure"
+                )
         assert not blocked, f"requests left the book's host: {blocked}"
         assert not errors, f"JavaScript errors: {errors}"
-    finally:
-        context.close()
-
-
-@pytest.mark.xfail(reason="known, issue 14: over 60 Tabs to the first slider on some page")
-def test_a_keyboard_reader_reaches_the_first_slider_soon(browser, book_subpath_server):
-    page, context, _blocked, _errors = open_offline(
-        browser, f"{book_subpath_server}/{chapter_notebooks()[0]}.html"
-    )
-    try:
-        page.wait_for_selector(".noUi-handle", timeout=30_000)
-        wait_until_typeset(page)
-        for _ in range(TABS_TO_FIRST_SLIDER):
-            page.keyboard.press("Tab")
-            if page.evaluate("() => document.activeElement.classList.contains('noUi-handle')"):
-                break
-        else:
-            pytest.fail(f"the first slider is more than {TABS_TO_FIRST_SLIDER} Tabs away")
     finally:
         context.close()
 
@@ -391,6 +397,7 @@ EXPERIMENT_JS = """
     live_controls_enabled: [...exp.querySelectorAll('.mlnotes-needs-kernel')].filter((c) =>
         [...c.querySelectorAll('input, select, button')].some((i) => !i.disabled)
         || [...c.querySelectorAll('.noUi-handle')].some((h) => h.tabIndex >= 0)).length,
+    live_controls: exp.querySelectorAll('.mlnotes-needs-kernel').length,
     stretched: [...exp.querySelectorAll('img')].filter((i) => visible(i)
         && i.getBoundingClientRect().width > i.naturalWidth / 2 + 1).length,
   };
@@ -406,7 +413,7 @@ def test_static_experiments_are_honest(browser, book_subpath_server, chapter):
     try:
         if "mlnotes-experiment" not in page.content():
             pytest.skip("no experiment widget in this chapter")
-        page.wait_for_selector(".mlnotes-experiment .widget-image", timeout=30_000)
+        page.wait_for_selector(".mlnotes-experiment .widget-image >> visible=true", timeout=30_000)
         experiments = page.locator(".mlnotes-experiment")
         for i in range(experiments.count()):
             exp = experiments.nth(i)
@@ -416,8 +423,9 @@ def test_static_experiments_are_honest(browser, book_subpath_server, chapter):
             assert state["note"] and "kernel" in state["note"], f"experiment {i}: {state}"
             assert state["note_above_controls"], f"experiment {i}: the note is not above"
             assert state["live_controls_enabled"] == 0, f"experiment {i}: live controls enabled"
+            assert state["live_controls"] or exp.locator(SLIDER).count(), f"experiment {i}: {state}"
             assert state["stretched"] == 0, f"experiment {i}: its figure is stretched"
-            grid = exp.locator(".widget-slider:not(.mlnotes-needs-kernel) .noUi-handle")
+            grid = exp.locator(f".widget-slider:not(.mlnotes-needs-kernel) :is({SLIDER})")
             if grid.count():  # a precomputed grid switches like an explorer
                 before = shown_image(exp)
                 grid.first.focus()
@@ -440,3 +448,76 @@ def test_every_asset_resolves_under_a_sub_path(book_subpath_server):
     root = urljoin(book_subpath_server, "/index.html")
     with pytest.raises(OSError):
         urllib.request.urlopen(root)
+
+
+WIDGET_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>w</title>
+<script type="application/vnd.jupyter.widget-state+json">{state}</script></head><body>
+<script type="application/vnd.jupyter.widget-view+json">{{"model_id": "box"}}</script>
+<script type="application/vnd.jupyter.widget-view+json">{{"model_id": "bad"}}</script>
+<script>{js}</script></body></html>"""
+
+
+def _model(name, **state):
+    return {"model_name": name, "state": state}
+
+
+def _tiny_png() -> bytes:
+    """A 1x1 PNG, served for every frame of the hand-made page below."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, format="png")
+    return buf.getvalue()
+
+
+def test_the_widget_renderer_links_sliders_and_fails_loudly_on_unknown_models(browser):
+    """The static book's renderer on a hand-made state (no server, no book page): a slider
+    jslinked to a stack switches it, a hidden frame is not fetched, and a model the renderer
+    does not know shows an error and raises a page error."""
+    js = (ROOT / "book" / "_static" / "mlnotes-widgets.js").read_text()
+    models = {
+        "box": _model("VBoxModel", children=["IPY_MODEL_s", "IPY_MODEL_st"]),
+        "bad": _model("HBoxModel", children=["IPY_MODEL_x"]),
+        "s": _model(
+            "SelectionSliderModel", _options_labels=["0.1", "0.3"], index=0, description="$p$"
+        ),
+        "st": _model("StackModel", children=["IPY_MODEL_a", "IPY_MODEL_b"], selected_index=0),
+        "a": _model("ImageModel", format="png", _mlnotes_src="a.png"),
+        "b": _model("ImageModel", format="png", _mlnotes_src="b.png"),
+        "l": _model(
+            "LinkModel", source=["IPY_MODEL_s", "index"], target=["IPY_MODEL_st", "selected_index"]
+        ),
+        "x": _model("NoSuchWidgetModel"),
+    }
+    html = WIDGET_PAGE.format(state=json.dumps({"state": models}), js=js)
+    context = browser.new_context()
+    fetched: list[str] = []
+
+    def serve_fake(route):
+        if route.request.url.endswith(".html"):
+            return route.fulfill(status=200, content_type="text/html", body=html)
+        fetched.append(Path(urlparse(route.request.url).path).name)
+        return route.fulfill(status=200, content_type="image/png", body=_tiny_png())
+
+    context.route("http://mlnotes.test/**", serve_fake)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto("http://mlnotes.test/page.html")
+        page.wait_for_timeout(200)
+        assert any("NoSuchWidgetModel" in e for e in errors), f"no loud failure: {errors}"
+        assert page.locator(".mlnotes-widget-error").count() == 1, "no error shown in the page"
+        slider = page.locator("input[type=range]")
+        assert slider.get_attribute("aria-label") == "p"
+        assert slider.get_attribute("aria-valuetext") == "0.1"
+        assert fetched == ["a.png"], f"fetched {fetched}: a hidden frame was fetched"
+        slider.focus()
+        slider.press("ArrowRight")
+        assert slider.get_attribute("aria-valuetext") == "0.3"
+        page.wait_for_function("() => document.querySelectorAll('img[src]').length === 2")
+        assert page.locator("img:visible").get_attribute("src").endswith("b.png")
+    finally:
+        context.close()

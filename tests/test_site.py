@@ -3,7 +3,9 @@ workflow, and the one setting that turns on the repository and launch buttons.""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,6 +168,43 @@ def _needs_the_built_book():
         pytest.fail("_build/html is missing: run `make book` (make test does) first")
     if shutil.which("npm") is None and not (ROOT / "book" / "_static" / "vendor").exists():
         pytest.fail("the vendored JavaScript is missing: run tools/vendor_assets.sh")
+
+
+# --- what a chapter page loads (issue 14: first paint, weight) ------------------------------
+_HEAD_SCRIPT = re.compile(r"<script\b([^>]*)\bsrc=\"([^\"]+)\"([^>]*)>")
+_STATE = re.compile(
+    r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', re.S
+)
+
+
+def _widget_renderer() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return config["sphinx"]["config"].get("mlnotes_widgets", "html-manager")
+
+
+def test_chapter_pages_load_light_and_block_nothing(built_book):
+    """No script blocks the first paint from <head>; MathJax only where there is math; with
+    our renderer, no embed.js and no frame inside the page (each is a file of its own)."""
+    ours = _widget_renderer() == "mlnotes"
+    for chapter in chapter_notebooks():
+        text = (built_book / f"{chapter}.html").read_text(encoding="utf-8")
+        head = text.split("</head>")[0]
+        blocking = [src for pre, src, post in _HEAD_SCRIPT.findall(head)
+                    if not re.search(r"\b(defer|async)\b", pre + post)]  # fmt: skip
+        assert not blocking, f"{chapter}: scripts block the first paint: {blocking}"
+        assert ("tex-chtml" in text) == ('class="math' in text), f"{chapter}: MathJax"
+        state = _STATE.search(text)
+        if not (ours and state):
+            continue
+        assert "embed.js" not in text and "mlnotes-widgets.js" in head, chapter
+        models = json.loads(state[1].replace("<\\/", "</"))["state"].values()
+        images = [m for m in models if m["model_name"] == "ImageModel"]
+        assert not any(m.get("buffers") for m in images), f"{chapter}: frames inside the page"
+        for m in images:
+            src = m["state"].get("_mlnotes_src")
+            if src:  # (a live run's image has none)
+                frame = (built_book / Path(chapter).parent / src).resolve()
+                assert frame.is_file() and frame.stat().st_size, f"{chapter}: {src} missing"
 
 
 # --- the widgets as readers meet them (frames, alt text, honest experiments) ----------------

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Put the JavaScript the static book needs under book/_static/vendor/, from the npm registry,
 # so the built HTML loads nothing from a CDN:
-#   - @jupyter-widgets/html-manager's standalone embed.js (renders saved widget state; BSD-3)
+#   - @jupyter-widgets/html-manager's standalone embed.js (renders saved widget state; BSD-3),
+#     used only with `mlnotes_widgets: html-manager` in _config.yml: by default the book
+#     renders its widgets with book/_static/mlnotes-widgets.js and never loads embed.js
 #   - MathJax 4 (Apache-2.0), which breaks long inline and display math on narrow screens,
 #     and its default font, @mathjax/mathjax-newcm-font (Apache-2.0; CHTML woff2 files only)
 #   - axe-core is NOT vendored: the browser tests take axe.min.js from the PyPI package

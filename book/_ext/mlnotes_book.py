@@ -14,13 +14,22 @@
   it nothing mentions a repository.
 - **Alt text.** A figure a notebook displays carries its description in the PNG (see
   :func:`mlnotes_lib.plots.figure_png`); it becomes the image's ``alt``.
+- **Light widgets.** With ``mlnotes_widgets: mlnotes`` (the default in ``_config.yml``) the
+  static book renders its widgets with ``_static/mlnotes-widgets.js`` (a few kB) instead of
+  the html-manager's ``embed.js`` (1.9 MB), and each widget frame becomes a file of its own
+  (``_images/mlnotes-frames/``), fetched when its slider shows it, instead of base64 text
+  inside the page. ``mlnotes_widgets: html-manager`` brings back ``embed.js``. JupyterLab
+  always runs the real ipywidgets.
 - **Old URLs.** ``mlnotes_redirects`` maps old page names to new ones; each old name gets a
   small page that forwards there.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import json
 import os
 import re
 import subprocess
@@ -35,6 +44,12 @@ DOWNLOADS = "downloads"
 LIBRARY_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_ZIP = "mlnotes-notebooks.zip"
 _DEFERRED = ("embed.js", "searchindex.js", "searchtools.js", "language_data.js")
+#: The widget renderers of the static book (``mlnotes_widgets`` in ``_config.yml``).
+WIDGET_RENDERERS = ("mlnotes", "html-manager")
+WIDGETS_JS = "mlnotes-widgets.js"
+WIDGET_STATE_TYPE = "application/vnd.jupyter.widget-state+json"
+#: Where the widget frames are written, under the site's root.
+FRAMES_DIR = "_images/mlnotes-frames"
 
 
 def _script_name(js) -> str:
@@ -54,6 +69,74 @@ def _page_context(app, pagename, templatename, context, doctree):
             attrs = getattr(js, "attributes", None)
             if attrs is not None and _script_name(js).endswith(_DEFERRED):
                 attrs.setdefault("defer", "defer")
+        if app.config.mlnotes_widgets == "mlnotes":
+            _light_widgets(app, pagename, context)
+
+
+# --- widgets without the html-manager --------------------------------------------------------
+def _widget_renderer(app, config):
+    """``mlnotes_widgets: mlnotes``: our renderer instead of embed.js and its MathJax shim."""
+    if config.mlnotes_widgets not in WIDGET_RENDERERS:
+        raise ValueError(
+            f"mlnotes_widgets must be one of {WIDGET_RENDERERS}, got {config.mlnotes_widgets!r}"
+        )
+    if config.mlnotes_widgets == "mlnotes":
+        config.nb_ipywidgets_js = {WIDGETS_JS: {"defer": "defer"}}
+        config.html_js_files = [
+            js
+            for js in config.html_js_files
+            if "mlnotes-mathjax-shim" not in str(js[0] if isinstance(js, list | tuple) else js)
+        ]
+
+
+def _light_widgets(app, pagename, context):
+    """Frames out of the page's widget state into files; our renderer first in line.
+
+    Deferred scripts run in document order: the renderer (a few kB) goes first, so the
+    widgets do not wait for MathJax's download.
+    """
+    scripts = context["script_files"]
+    ours = [js for js in scripts if _script_name(js).endswith(WIDGETS_JS)]
+    if ours:
+        context["script_files"] = ours + [js for js in scripts if js not in ours]
+    for js in scripts:
+        attrs = getattr(js, "attributes", None) or {}
+        if attrs.get("type") == WIDGET_STATE_TYPE and attrs.get("body"):
+            attrs["body"] = _externalize_frames(app, pagename, attrs["body"])
+
+
+def _externalize_frames(app, pagename: str, body: str) -> str:
+    """Write each Image model's bytes to ``FRAMES_DIR`` (named by content) and put the
+    file's URL, relative to the page, in the model's ``_mlnotes_src`` instead.
+
+    The state also loses what only the html-manager reads (module names and versions) and
+    every unset (null) attribute: a Layout is ~40 nulls, a third of a page's weight."""
+    saved = json.loads(body)
+    out = Path(app.outdir) / FRAMES_DIR
+    to_root = os.path.relpath(".", os.path.dirname(pagename) or ".")
+    for model in saved.get("state", {}).values():
+        model.pop("model_module", None)
+        model.pop("model_module_version", None)
+        model["state"] = {
+            k: v
+            for k, v in model.get("state", {}).items()
+            if v is not None and not k.startswith(("_model_", "_view_"))
+        }
+        buffers = model.get("buffers") or []
+        value = [b for b in buffers if b.get("path") == ["value"] and b.get("encoding") == "base64"]
+        if model.get("model_name") != "ImageModel" or not value:
+            continue
+        data = base64.b64decode(value[0]["data"])
+        model["buffers"] = [b for b in buffers if b is not value[0]]
+        if not data:  # an empty image (a live run's result, before any run)
+            continue
+        fmt = re.sub(r"[^a-z0-9]", "", str(model["state"].get("format", "png")).lower()) or "png"
+        name = f"{hashlib.sha256(data).hexdigest()[:20]}.{fmt}"
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / name).is_file():
+            (out / name).write_bytes(data)
+        model["state"]["_mlnotes_src"] = f"{to_root}/{FRAMES_DIR}/{name}"
+    return json.dumps(saved, separators=(",", ":")).replace("</", "<\\/")
 
 
 _FONTAWESOME_JS = re.compile(
@@ -67,14 +150,52 @@ _MATHJAX = re.compile(
 _BLOCKING_SEARCH = re.compile(
     r'<script src="([^"]*(?:searchtools|language_data|searchindex)\.js[^"]*)"></script>'
 )
+_SEARCH_SCRIPTS = re.compile(
+    r'\s*<script defer src="[^"]*(?:searchtools|language_data|searchindex)\.js[^"]*"></script>'
+)
+_DOC_OPTIONS = re.compile(r'<script src="[^"]*_static/documentation_options\.js[^"]*"></script>')
+_SCRIPT_SRC = re.compile(r'<script((?:\s+[\w-]+(?:="[^"]*")?)*)></script>')
+_MATHJAX_TAG = re.compile(r'<script defer="defer" src="([^"]*tex-chtml\.js[^"]*)"></script>')
+# MathJax (1 MB) is fetched once the page is parsed, so that its download does not slow the
+# first paint (the stylesheets and the page come first); it typesets the page when it lands.
+_MATHJAX_LATE = (
+    '<script>document.addEventListener("DOMContentLoaded", function () {{'
+    ' var s = document.createElement("script"); s.src = "{src}"; s.async = true;'
+    " document.head.appendChild(s); }});</script>"
+)
+
+
+def _deferred(m: re.Match) -> str:
+    attrs = m[1]
+    if " src=" not in attrs or re.search(r"\s(?:defer|async|type)\b", attrs):
+        return m[0]
+    return f"<script defer{attrs}></script>"
+
+
+def _unblock_head(text: str, options_js: str, *, search_page: bool) -> str:
+    """No script blocks the first paint: the tiny documentation_options.js goes inline (the
+    inline scripts after it use it), every other script in <head> is deferred (in order),
+    MathJax is fetched after parsing, and only the search page loads the search index."""
+    head, sep, body = text.partition("</head>")
+    if not sep:
+        return text
+    if options_js:
+        head = _DOC_OPTIONS.sub(lambda m: f"<script>{options_js}</script>", head)
+    head = _SCRIPT_SRC.sub(_deferred, head)
+    head = _MATHJAX_TAG.sub(lambda m: _MATHJAX_LATE.format(src=m[1]), head)
+    if not search_page:
+        head = _SEARCH_SCRIPTS.sub("", head)
+    return head + sep + body
 
 
 def _lighten_pages(app, exception):
     """Drop the theme's fontawesome.js (its CSS webfont draws the same icons), load MathJax
-    only on pages with math, and defer the search scripts the theme puts in ``<head>``, so
-    they no longer block the first paint."""
+    only on pages with math, and let nothing in ``<head>`` block the first paint (see
+    :func:`_unblock_head`)."""
     if exception is not None or app.builder.format != "html":
         return
+    options = Path(app.outdir) / "_static" / "documentation_options.js"
+    options_js = options.read_text(encoding="utf-8") if options.is_file() else ""
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = _FONTAWESOME_JS.sub("", text)
@@ -84,6 +205,7 @@ def _lighten_pages(app, exception):
         new = new.replace('<div role="list" class="citation-list">', '<div class="citation-list">')
         if 'class="math' not in new:
             new = _MATHJAX.sub("", new)
+        new = _unblock_head(new, options_js, search_page=page.name == "search.html")
         if new != text:
             page.write_text(new, encoding="utf-8")
 
@@ -228,7 +350,9 @@ def setup(app):
     app.add_config_value("mlnotes_redirects", {}, "html")
     app.add_config_value("mlnotes_repository_url", "", "html")
     app.add_config_value("mlnotes_build_downloads", True, "html")
+    app.add_config_value("mlnotes_widgets", "html-manager", "html")
     app.connect("config-inited", _repository_buttons)
+    app.connect("config-inited", _widget_renderer)
     app.connect("html-page-context", _page_context, priority=900)
     app.connect("doctree-resolved", _insert_run_box)
     app.connect("doctree-resolved", _describe_images)

@@ -7,6 +7,8 @@
 //    title), slider handles get an accessible name and the shown value as aria-valuetext.
 // 3. Experiments: controls that need a kernel are disabled in the static book (the note
 //    above them says how to run the chapter live); Run is hidden by the stylesheet.
+// 4. Keyboard readers: on a page with widgets, a second skip link next to the theme's "Skip
+//    to main content" moves the focus to the first slider (a few Tabs instead of dozens).
 (function () {
   "use strict";
 
@@ -80,7 +82,42 @@
         el.setAttribute("aria-disabled", "true");
         el.removeAttribute("contenteditable");
       });
+      // The dimmed readout belongs to the disabled control (mlnotes-widgets.js renders it as
+      // text beside the <input>): say so, as for the control's own label.
+      control.querySelectorAll(".widget-readout").forEach(function (el) {
+        if (el.getAttribute("aria-disabled") !== "true") el.setAttribute("aria-disabled", "true");
+      });
     });
+  }
+
+  // The first slider a reader can move: an explorer's, or a precomputed experiment grid's.
+  // (The book's renderer draws <input type=range>; the html-manager, noUiSlider handles.)
+  function firstSlider() {
+    var handles = document.querySelectorAll(
+      ":is(.mlnotes-explorer, .mlnotes-experiment) :is(input[type=range], .noUi-handle)");
+    return Array.prototype.find.call(handles, function (h) {
+      return h.tabIndex >= 0 && !h.disabled && h.getAttribute("aria-disabled") !== "true";
+    });
+  }
+
+  function addSkipToFigure() {
+    var bar = document.getElementById("pst-skip-link");
+    var widgets = 'script[type="application/vnd.jupyter.widget-view+json"], .mlnotes-explorer';
+    if (!bar || !document.querySelector(widgets) || document.getElementById("mlnotes-skip-figure")) {
+      return;
+    }
+    var link = document.createElement("a");
+    link.id = "mlnotes-skip-figure";
+    link.href = "#main-content";  // until the widgets are drawn, the article is the target
+    link.textContent = "Skip to the first interactive figure";
+    link.addEventListener("click", function (event) {
+      var handle = firstSlider();
+      if (!handle) return;
+      event.preventDefault();
+      handle.scrollIntoView({ block: "center" });
+      handle.focus({ preventScroll: true });
+    });
+    bar.appendChild(link);
   }
 
   // The run box's pip command names the wheel by its full URL on this site.
@@ -103,6 +140,7 @@
 
   function start() {
     fixToggles();
+    addSkipToFigure();
     fillPipUrls();
     fixWidgets(document);
     new MutationObserver(schedule).observe(document.body, {
@@ -112,10 +150,20 @@
       attributes: true,
       attributeFilter: ["class", "aria-valuenow", "tabindex"],
     });
-    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    whenMathJax(function () {
       MathJax.startup.promise.then(fixWideMath);
       window.addEventListener("resize", fixWideMath);
-    }
+    });
+  }
+
+  // The book fetches MathJax once the page is parsed (book/_ext/mlnotes_book.py): wait for it
+  // on pages with math.
+  function whenMathJax(then) {
+    if (!document.querySelector(".math")) return;
+    (function poll() {
+      if (window.MathJax && MathJax.startup && MathJax.startup.promise) then();
+      else setTimeout(poll, 100);
+    })();
   }
 
   if (document.readyState === "loading") {
