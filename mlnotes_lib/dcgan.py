@@ -37,13 +37,18 @@ from mlnotes_lib._common import forward_moved
 from mlnotes_lib.conv import conv_output_size, conv_transpose_output_size
 
 __all__ = [
+    "ABLATIONS",
     "Discriminator",
     "Generator",
+    "ablation_networks",
+    "ablation_outcome",
     "discriminator_features",
     "guideline_report",
     "interpolate_latents",
     "layer_shapes",
     "make_optimizers",
+    "mean_pairwise_distance",
+    "nearest_neighbours",
     "shape_table",
     "weights_init",
 ]
@@ -416,3 +421,126 @@ def discriminator_features(D: nn.Sequential, x: Tensor, *, grid: int = 4) -> Ten
         if isinstance(module, nn.Conv2d) and module.out_channels == 1:
             break  # the classifier: everything before it was hidden
     return torch.cat(feats, dim=1)
+
+
+def nearest_neighbours(
+    queries: Tensor, references: Tensor, *, exclude: Tensor | None = None, chunk: int = 512
+) -> tuple[Tensor, Tensor]:
+    """The Euclidean distance from each query to its nearest reference, and which one it is.
+
+    Parameters
+    ----------
+    queries : Tensor, shape (Q, ...)
+        E.g. generated images (Q, 1, 32, 32), or features (Q, F); flattened per row.
+    references : Tensor, shape (R, ...)
+        E.g. the training images, with the same trailing size as ``queries``.
+    exclude : Tensor, shape (Q,), int, optional
+        A reference index per query that must not count (``-1``: none). With
+        ``queries = references[idx]`` and ``exclude = idx`` every query is held out of the
+        references: its distance is the one a new digit from the same data would have.
+    chunk : int
+        Queries per block of the distance matrix (memory ``chunk * R`` floats).
+
+    Returns
+    -------
+    distances : Tensor, shape (Q,), float64
+    indices : Tensor, shape (Q,), int64
+        Index into ``references`` of each query's nearest neighbour.
+
+    See book/dcgan.ipynb.
+    """
+    q = queries.detach().flatten(1).double()
+    r = references.detach().flatten(1).double()
+    if q.shape[1] != r.shape[1] or len(r) < 2:
+        raise ValueError(
+            f"references must be >= 2 rows of the queries' size {q.shape[1]}, got {tuple(r.shape)}"
+        )
+    if exclude is not None and tuple(exclude.shape) != (len(q),):
+        raise ValueError(f"exclude must have shape ({len(q)},), got {tuple(exclude.shape)}")
+    chunk = _check_positive_int("chunk", chunk)
+    dists, idx = [], []
+    r_sq = r.square().sum(1)  # (R,)
+    for start in range(0, len(q), chunk):
+        block = q[start : start + chunk]  # (c, D)
+        # |q - r|^2 = |q|^2 - 2 q.r + |r|^2, clamped at 0 against rounding
+        d2 = (block.square().sum(1, keepdim=True) - 2 * block @ r.T + r_sq).clamp_min(0)
+        if exclude is not None:
+            ex = exclude[start : start + chunk].long()
+            rows = torch.nonzero(ex >= 0).flatten()
+            d2[rows, ex[rows]] = math.inf
+        best = d2.min(1)
+        dists.append(best.values.sqrt())
+        idx.append(best.indices)
+    return torch.cat(dists), torch.cat(idx)
+
+
+def mean_pairwise_distance(x: Tensor) -> float:
+    """The mean Euclidean distance between two different rows of ``x`` (B, ...), B >= 2.
+
+    A diversity score for a batch of samples: a generator that has collapsed onto one
+    output scores near 0. Compare it with the same score of as many real images.
+
+    See book/dcgan.ipynb.
+    """
+    flat = x.detach().flatten(1).double()
+    if len(flat) < 2:
+        raise ValueError(f"x must hold at least 2 rows, got {len(flat)}")
+    d = torch.cdist(flat, flat)  # (B, B), zero diagonal
+    return (d.sum() / (len(flat) * (len(flat) - 1))).item()
+
+
+#: The networks of the guideline ablations: the DCGAN, and one guideline switched off.
+ABLATIONS = ("DCGAN", "no batch norm in G", "max pooling in D")
+
+
+def ablation_networks(
+    variant: str, *, ngf: int = 16, ndf: int = 16, nc: int = 1, image_size: int = 32
+) -> tuple[Generator, nn.Sequential]:
+    """G and D of one of :data:`ABLATIONS`, initialised with ``weights_init``.
+
+    ``"no batch norm in G"`` replaces G's batch norms by identities; ``"max pooling in
+    D"`` replaces each of D's strided 4×4 convolutions by a 3×3 stride-1 convolution and
+    puts a 2×2 max pooling after its activation, the downsampling of the classifiers the
+    paper moved away from.
+
+    See book/dcgan.ipynb.
+    """
+    if variant not in ABLATIONS:
+        raise ValueError(f"variant must be one of {ABLATIONS}, got {variant!r}")
+    G = Generator(nz=100, ngf=ngf, nc=nc, image_size=image_size)
+    D = Discriminator(nc=nc, ndf=ndf, image_size=image_size)
+    if variant == "no batch norm in G":
+        for name, module in list(G.named_children()):
+            if isinstance(module, nn.BatchNorm2d):
+                setattr(G, name, nn.Identity())
+    elif variant == "max pooling in D":
+        layers, pool = {}, None
+        for name, m in D.named_children():
+            if isinstance(m, nn.Conv2d) and m.stride == (2, 2):
+                m = nn.Conv2d(m.in_channels, m.out_channels, 3, 1, 1, bias=m.bias is not None)
+                pool = name.replace("conv", "pool")
+            layers[name] = m
+            if pool and isinstance(m, nn.LeakyReLU):  # conv, (batch norm), LeakyReLU, pool
+                layers[pool], pool = nn.MaxPool2d(2), None
+        pooled = nn.Sequential(OrderedDict(layers))
+        pooled.nc, pooled.ndf, pooled.image_size = D.nc, D.ndf, D.image_size
+        D = pooled
+    return G.apply(weights_init), D.apply(weights_init)
+
+
+def ablation_outcome(
+    late_d_fake: float, diversity: float, *, stall_d_fake: float = 0.05,
+    collapse_diversity: float = 0.5,
+) -> str:  # fmt: skip
+    """``"collapse"``, ``"stall"`` or ``"train"``: the outcome of a run, by two rules.
+
+    ``diversity`` is the mean pairwise distance of the final samples over that of as many
+    real images: below ``collapse_diversity`` the run collapsed. Otherwise a mean
+    ``D(G(z))`` over the run's last steps, ``late_d_fake``, below ``stall_d_fake`` is a
+    stall (D rejects every sample); anything else trains.
+
+    See book/dcgan.ipynb.
+    """
+    if diversity < collapse_diversity:
+        return "collapse"
+    return "stall" if late_d_fake < stall_d_fake else "train"

@@ -221,8 +221,6 @@ def local_links(page) -> list[str]:
 # figure text under 9 CSS px or off its canvas for some slider positions.
 KNOWN_UNREADABLE_FIGURE_TEXT = {
     ("book/batchnorm", 1280): "activations explorer: text under 9 px or off the canvas",
-    ("book/conv", 1280): "arithmetic explorer: the formula leaves the canvas at W=7, F=1, S=2",
-    ("book/dcgan", 1280): "layer-by-layer table: text under 9 px",
 }
 
 

@@ -14,12 +14,13 @@ from torch.testing import assert_close
 
 from mlnotes_lib import dcgan
 from mlnotes_lib.conv import conv_output_size, conv_transpose_output_size
-from mlnotes_lib.data import load_digits
+from mlnotes_lib.data import load_digits, load_mnist
 from mlnotes_lib.exercises import dcgan as ex
 from mlnotes_lib.experiments import dcgan as xdcgan
 from mlnotes_lib.gan import discriminator_loss, generator_loss
+from mlnotes_lib.plots import dcgan as pdcgan
 
-ASSET = Path(dcgan.__file__).parent / "assets" / "dcgan_digits32.pt"
+ASSETS = Path(dcgan.__file__).parent / "assets"
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -375,15 +376,94 @@ def test_training_runs_on_cuda():
     assert next(G.parameters()).is_cuda
 
 
-def test_pretrained_generator_asset_loads_safely():
-    assert ASSET.stat().st_size < 10_000_000
-    state = torch.load(ASSET, weights_only=True)
+def test_pretrained_networks_load_safely_and_fit_in_10_mb():
+    files = [ASSETS / f"dcgan_mnist32_{name}.pt" for name in ("generator", "discriminator")]
+    assert sum(f.stat().st_size for f in files) < 10_000_000
     G = dcgan.Generator(nz=100, ngf=32, nc=1, image_size=32)
-    G.load_state_dict(state)
-    G.eval()
+    D = dcgan.Discriminator(nc=1, ndf=32, image_size=32)
+    for net, f in zip((G, D), files, strict=True):
+        net.load_state_dict(torch.load(f, weights_only=True))
+        net.eval()
     with torch.no_grad():
-        x = G(torch.randn(16, 100))
+        x = G(torch.randn(16, 100, generator=torch.Generator().manual_seed(0)))
+        real, _ = load_mnist(pad=True, value_range=(-1, 1))
+        assert D(real[:64]).mean() > D(x).mean()  # D tells its data from G's samples
     assert x.shape == (16, 1, 32, 32) and x.std() > 0.3  # digits, not a flat grey
+
+
+def test_nearest_neighbours_matches_a_brute_force_search_and_excludes():
+    gen = torch.Generator().manual_seed(0)
+    refs, queries = torch.randn(50, 1, 4, 4, generator=gen), torch.randn(7, 1, 4, 4, generator=gen)
+    dist, idx = dcgan.nearest_neighbours(queries, refs, chunk=3)
+    full = torch.cdist(queries.flatten(1).double(), refs.flatten(1).double())
+    torch.testing.assert_close(dist, full.min(1).values)
+    assert torch.equal(idx, full.argmin(1))
+    held = torch.tensor([4, 9, -1])
+    d_self, i_self = dcgan.nearest_neighbours(refs[[4, 9, 0]], refs, exclude=held)
+    assert i_self[0] != 4 and i_self[1] != 9 and i_self[2] == 0 and d_self[2] < 1e-6
+    with pytest.raises(ValueError, match=r"\bexclude\b"):
+        dcgan.nearest_neighbours(queries, refs, exclude=torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"\breferences\b"):
+        dcgan.nearest_neighbours(queries, torch.randn(5, 3))
+
+
+def test_mean_pairwise_distance_is_zero_for_copies_and_exact_for_two_points():
+    assert dcgan.mean_pairwise_distance(torch.ones(5, 3)) == 0.0
+    assert dcgan.mean_pairwise_distance(torch.tensor([[0.0, 0.0], [3.0, 4.0]])) == 5.0
+    with pytest.raises(ValueError, match=r"\bx\b"):
+        dcgan.mean_pairwise_distance(torch.ones(1, 3))
+
+
+def test_memorisation_check_finds_copies_of_the_training_set():
+    train = torch.rand(40, 1, 8, 8) * 2 - 1
+
+    class Copier(nn.Module):  # a "generator" that returns training images
+        nz = 8
+
+        def forward(self, z):
+            return train[(z[:, 0].abs() * 1e4).long() % len(train)]
+
+    copied = xdcgan.memorisation_check(Copier(), train, n=20, seed=1)
+    assert copied["sample_dist"].shape == copied["real_dist"].shape == (20,)
+    assert copied["sample_dist"].max() < 1e-6 < copied["real_dist"].min()  # copies vs held out
+    assert len(set(copied["real_index"].tolist())) == 20
+
+
+def test_ablation_networks_break_exactly_their_guideline():
+    G, D = xdcgan.ablation_networks("DCGAN", ngf=4, ndf=4)
+    assert all(dcgan.guideline_report(G, D).values())
+    G, D = xdcgan.ablation_networks("no batch norm in G", ngf=4, ndf=4)
+    report = dcgan.guideline_report(G, D)
+    assert not report["batch norm after every hidden convolution"] and report["no pooling layers"]
+    G, D = xdcgan.ablation_networks("max pooling in D", ngf=4, ndf=4)
+    report = dcgan.guideline_report(G, D)
+    assert not report["no pooling layers"]
+    assert report["batch norm after every hidden convolution"]
+    assert D(torch.zeros(2, 1, 32, 32)).shape == (2,)
+    assert dcgan.discriminator_features(D, torch.zeros(2, 1, 32, 32)).shape[0] == 2
+    with pytest.raises(ValueError, match=r"\bvariant\b"):
+        xdcgan.ablation_networks("no Adam")
+
+
+def test_ablation_outcome_rules_and_a_tiny_sweep_record():
+    assert dcgan.ablation_outcome(0.3, 0.2) == "collapse"
+    assert dcgan.ablation_outcome(0.01, 0.9) == "stall"
+    assert dcgan.ablation_outcome(0.3, 0.9) == "train"
+    small = xdcgan.AblationConfig(steps=10, batch_size=8, ngf=4, ndf=4, window=5, n_samples=16)
+    data = torch.rand(32, 1, 32, 32) * 2 - 1
+    record = xdcgan.ablation_sweep(data, seeds=[0], cfg=small)
+    assert sum(sum(c.values()) for c in record["counts"].values()) == len(xdcgan.ABLATIONS)
+    for run in record["runs"]:
+        rules = {"stall_d_fake": small.stall_d_fake, "collapse_diversity": small.collapse_diversity}
+        assert run["outcome"] == dcgan.ablation_outcome(
+            run["late_d_fake"], run["diversity"], **rules
+        )
+    results = xdcgan.ablation_results(record)
+    assert results["DCGAN"]["samples"].shape == (16, 1, 32, 32)
+    rerun = xdcgan.run_ablation("DCGAN", 0, data, small)  # the record is what the code computes
+    assert rerun["d_fake"] == record["runs"][0]["d_fake"]
+    fig = pdcgan.ablation_figure(results["DCGAN"])
+    assert len(fig.axes) == 2
 
 
 # -------------------------------------------------------------------------- exercises

@@ -9,6 +9,10 @@
   uninterrupted one.
 - :func:`digit_classes`, :func:`linear_probe`, :func:`history_summary`: what a trained
   generator draws, what a trained discriminator knows, what a training history shows.
+- :func:`memorisation_check`: nearest training digits of generated and held-out real digits.
+- :class:`AblationConfig`, :func:`run_ablation`, :func:`ablation_sweep`: the architecture
+  guidelines switched off one at a time (the networks, :data:`ABLATIONS`, are in
+  :mod:`mlnotes_lib.dcgan`).
 
 The networks are in :mod:`mlnotes_lib.dcgan`; nothing here draws.
 
@@ -17,6 +21,7 @@ See book/dcgan.ipynb.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import random
 from collections.abc import Mapping
@@ -29,11 +34,22 @@ import torch
 from torch import Tensor, nn
 
 from mlnotes_lib import _common
-from mlnotes_lib.dcgan import Discriminator, Generator, make_optimizers
+from mlnotes_lib.dcgan import (  # ABLATIONS, ablation_*: also importable from here
+    ABLATIONS,
+    Discriminator,
+    Generator,
+    ablation_networks,
+    ablation_outcome,
+    make_optimizers,
+    mean_pairwise_distance,
+    nearest_neighbours,
+)
 from mlnotes_lib.experiments.gan import ItemAccess, gan_step
 from mlnotes_lib.gan import GENERATOR_LOSSES
 
 __all__ = [
+    "ABLATIONS",
+    "AblationConfig",
     "DCGANConfig",
     "DCGANResult",
     "digit_classes",
@@ -41,6 +57,12 @@ __all__ = [
     "latest_checkpoint",
     "linear_probe",
     "load_checkpoint",
+    "memorisation_check",
+    "ablation_networks",
+    "ablation_outcome",
+    "ablation_sweep",
+    "ablation_results",
+    "run_ablation",
     "train_dcgan",
     "train_step",
 ]
@@ -357,18 +379,23 @@ def train_dcgan(
 
 
 # ----------------------------------------------------------------------------- probes
-def digit_classes(images: Tensor) -> tuple[Tensor, Tensor]:
+def digit_classes(
+    images: Tensor, *, reference: tuple[Tensor, Tensor] | None = None
+) -> tuple[Tensor, Tensor]:
     """Which digit each generated image shows, by a classifier of the real digits.
 
     A 5-nearest-neighbour classifier holds the 1,797 real 8×8 digits of
     :func:`mlnotes_lib.data.load_digits`; the images are shrunk to 8×8 (area averaging)
-    and mapped from [-1, 1] to [0, 1] before it classifies them. A rough check that a
-    generator makes every digit, not a proper quality score.
+    and mapped from [-1, 1] to [0, 1] before it classifies them. With ``reference``, a
+    pair (real images (N, 1, H, W) in [-1, 1], labels (N,)) such as
+    :func:`mlnotes_lib.data.load_mnist`'s, it holds those instead, at full resolution.
+    A rough check that a generator makes every digit, not a proper quality score.
 
     Parameters
     ----------
     images : Tensor, shape (B, 1, H, W)
-        Generated digits in [-1, 1], ``H`` and ``W`` multiples of 8.
+        Generated digits in [-1, 1], ``H`` and ``W`` multiples of 8 (or those of
+        ``reference``).
 
     Returns
     -------
@@ -382,6 +409,13 @@ def digit_classes(images: Tensor) -> tuple[Tensor, Tensor]:
 
     from mlnotes_lib.data import load_digits
 
+    if reference is not None:
+        X, y = reference
+        if images.dim() != 4 or tuple(images.shape[1:]) != tuple(X.shape[1:]):
+            raise ValueError(f"images must have shape (B, {tuple(X.shape[1:])}) like reference")
+        clf = KNeighborsClassifier(n_neighbors=5).fit(X.flatten(1).numpy(), y.numpy())
+        proba = clf.predict_proba(images.detach().float().cpu().flatten(1).numpy())
+        return torch.from_numpy(proba.argmax(1)), torch.from_numpy(proba.max(1))
     if images.dim() != 4 or images.shape[1] != 1 or images.shape[-1] % 8:
         raise ValueError(f"images must have shape (B, 1, 8k, 8k), got {tuple(images.shape)}")
     X, y = load_digits(flatten=True)  # (1797, 64) in [0, 1]
@@ -474,3 +508,143 @@ def history_summary(history, *, smooth: int = 25, threshold: float = 0.1) -> dic
         "late_d_real": float(real[-1]),
         "late_d_fake": float(fake[-1]),
     }
+
+
+def memorisation_check(
+    G: Generator, train: Tensor, *, n: int = 1000, seed: int = 0, features=None
+) -> dict[str, Tensor]:
+    """Did ``G`` copy its training set? Nearest training images of samples and of real ones.
+
+    ``n`` samples ``G(z)`` (``z`` from ``seed``) and ``n`` training images, each held out
+    in turn (``nearest_neighbours(..., exclude=)``), are matched to their nearest training
+    image; a copying generator's samples sit far closer than new real digits. ``features``
+    (a function of an image batch) compares in that space instead of pixel space.
+
+    Returns
+    -------
+    dict
+        ``samples`` (n, nc, H, W); ``sample_dist``, ``sample_index`` (n,) for them;
+        ``real_index`` (n,), which training images were held out; ``real_dist`` (n,).
+
+    See book/dcgan.ipynb.
+    """
+    n = _common.check_int("n", n, minimum=1)
+    gen = torch.Generator().manual_seed(seed)
+    held = torch.randperm(len(train), generator=gen)[:n]
+    z = torch.randn(n, G.nz, generator=gen)
+    G.eval()
+    with torch.no_grad():
+        samples = G(z)
+        embed = features or (lambda x: x)
+        refs = embed(train)
+        sample_dist, sample_index = nearest_neighbours(embed(samples), refs)
+        real_dist, _ = nearest_neighbours(refs[held], refs, exclude=held)
+    return {"samples": samples, "sample_dist": sample_dist, "sample_index": sample_index,
+            "real_index": held, "real_dist": real_dist}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- ablations
+@dataclass(frozen=True)
+class AblationConfig:
+    """One ablation run and the rules that name its outcome, each default with its reason.
+
+    See book/dcgan.ipynb.
+    """
+
+    steps: int = 300  # a first budget: the sweep that tunes it is still to run
+    batch_size: int = 64  # half the paper's: a run costs a few seconds of one core
+    ngf: int = 16  # the chapter's small networks
+    ndf: int = 16
+    window: int = 50  # the last `window` steps decide the outcome (not one noisy step)
+    stall_d_fake: float = 0.05  # D(G(z)) below this: D rejects every sample, G is stuck
+    collapse_diversity: float = 0.5  # samples' spread below half the real digits': collapse
+    n_samples: int = 64  # fixed z's for the diversity score and the sample grid
+
+
+def run_ablation(
+    variant: str, seed: int, data: Tensor, cfg: AblationConfig = AblationConfig(), *,
+    progress=None,
+) -> dict[str, Any]:  # fmt: skip
+    """Train one ablation (``seed`` seeds the weights, batches and z) and name its outcome.
+
+    One thread, on the CPU, so the run is reproducible on one machine. ``progress``:
+    an optional callback ``(done, total)``, called when the run is done.
+
+    Returns
+    -------
+    dict
+        ``variant``, ``seed``, ``outcome``, ``late_d_real``, ``late_d_fake``, ``diversity``;
+        ``d_real``, ``d_fake`` (means of 10 steps); ``samples`` (16, nc, H, W).
+
+    See book/dcgan.ipynb.
+    """
+    torch.manual_seed(seed)
+    G, D = ablation_networks(variant, ngf=cfg.ngf, ndf=cfg.ndf, nc=data.shape[1],
+                             image_size=data.shape[-1])  # fmt: skip
+    history = train_dcgan(G, D, data, steps=cfg.steps, batch_size=cfg.batch_size, seed=seed,
+                          device="cpu", num_threads=1, progress=False)  # fmt: skip
+    if progress is not None:
+        progress(cfg.steps, cfg.steps)
+    z = torch.randn(cfg.n_samples, G.nz, generator=torch.Generator().manual_seed(seed + 1))
+    G.eval()
+    with torch.no_grad(), _common.num_threads(1):
+        samples = G(z)
+    real = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))]
+    diversity = mean_pairwise_distance(samples) / mean_pairwise_distance(real[: cfg.n_samples])
+    late = {k: float(np.mean(history[k][-cfg.window :])) for k in ("d_real", "d_fake")}
+    blocks = {k: np.asarray(history[k]).reshape(-1, 10).mean(1).round(4).tolist()
+              for k in ("d_real", "d_fake")}  # fmt: skip
+    return {"variant": variant, "seed": seed,
+            "outcome": ablation_outcome(late["d_fake"], diversity, stall_d_fake=cfg.stall_d_fake,
+                                        collapse_diversity=cfg.collapse_diversity),
+            "late_d_real": late["d_real"], "late_d_fake": late["d_fake"],
+            "diversity": diversity, **blocks, "samples": samples[:16]}  # fmt: skip
+
+
+def _encode_images(x: Tensor) -> str:
+    """Images in [-1, 1] as base64 of their 8-bit grey levels (for a small JSON file)."""
+    levels = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return base64.b64encode(levels.numpy().tobytes()).decode("ascii")
+
+
+def _decode_images(text: str, shape: list[int]) -> Tensor:
+    levels = np.frombuffer(base64.b64decode(text), dtype=np.uint8).reshape(shape)
+    return torch.from_numpy(levels.astype(np.float32) / 127.5 - 1)
+
+
+def ablation_sweep(
+    data: Tensor, seeds=range(5), cfg: AblationConfig = AblationConfig(), *, progress=None
+) -> dict[str, Any]:
+    """:func:`run_ablation` for every variant of :data:`ABLATIONS` and seed: a JSON record.
+
+    Returns ``config``, ``runs`` (without samples), ``counts`` (outcomes per variant) and
+    ``samples`` (the first seed's 16 final samples per variant, 8-bit grey in base64).
+
+    See book/dcgan.ipynb.
+    """
+    runs, samples = [], {}
+    for variant in ABLATIONS:
+        for seed in seeds:
+            result = run_ablation(variant, seed, data, cfg)
+            if variant not in samples:
+                samples[variant] = _encode_images(result["samples"])
+            runs.append({k: v for k, v in result.items() if k != "samples"})
+            if progress is not None:
+                progress(len(runs), len(ABLATIONS) * len(seeds))
+    counts = {v: {o: sum(r["variant"] == v and r["outcome"] == o for r in runs)
+                  for o in ("train", "stall", "collapse")} for v in ABLATIONS}  # fmt: skip
+    return {"config": dataclasses.asdict(cfg), "runs": runs, "counts": counts,
+            "samples": samples, "samples_shape": list(result["samples"].shape)}  # fmt: skip
+
+
+def ablation_results(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per variant, what :func:`mlnotes_lib.plots.dcgan.ablation_figure` draws, from a record.
+
+    See book/dcgan.ipynb.
+    """
+    out = {}
+    for variant, text in record["samples"].items():
+        runs = [r for r in record["runs"] if r["variant"] == variant]
+        out[variant] = {"variant": variant, "runs": runs,
+                        "samples": _decode_images(text, record["samples_shape"])}  # fmt: skip
+    return out

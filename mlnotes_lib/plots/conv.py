@@ -122,7 +122,12 @@ def plot_conv_arithmetic(ax: Axes, w: int, f: int, p: int = 0, s: int = 1) -> Ax
     text = f"O = ⌊(W + 2P − F)/S⌋ + 1 = ⌊({w} + {2 * p} − {f})/{s}⌋ + 1 = {o}"
     if exact != o:
         text += f"   (without the floor: {exact:.2f})"
-    ax.text(0.5, -0.02, text, transform=ax.transAxes, ha="center", va="top", fontsize=10)
+    # the formula gets its own strip of the axes below the bars: text placed under the axes
+    # leaves the canvas when equal aspect makes the axes fill the figure's height (F = 1)
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom - 0.9, top)
+    left, right = ax.get_xlim()
+    ax.text((left + right) / 2, bottom - 0.45, text, ha="center", va="center", fontsize=10)
     return ax
 
 
