@@ -6,11 +6,13 @@ training mode with running statistics, forward then backward. For information it
 times autograd through the line-by-line ``batch_norm_naive`` and the evaluation-mode
 forward. ``norm_rows()`` times our ``layer_norm`` (over (C, H, W)) and ``group_norm``
 (32 groups) against ``F.layer_norm`` and ``F.group_norm``, forward then backward with the
-affine parameters, on (32, 64, 32, 32). Target: ours within 2x of torch.
+affine parameters, on (32, 64, 32, 32), ours and torch's timed alternately so that a busy
+machine slows both alike. Target: ours within 2x of torch.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 
 import torch
@@ -26,6 +28,15 @@ GROUPS = 32
 
 def _median_seconds(fn: Callable[[], object], repeats: int = 7) -> float:
     return median_seconds(fn, repeats=repeats)
+
+
+def _paired_seconds(ours: Callable[[], object], ref: Callable[[], object], repeats: int = 11):
+    """Median seconds of ``ours`` and of ``ref``, timed alternately, so that a busy machine
+    slows both alike instead of whichever happened to run during the busy spell."""
+    pairs = [
+        (median_seconds(ours, repeats=1), median_seconds(ref, repeats=1)) for _ in range(repeats)
+    ]
+    return statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
 
 
 def _fwd_bwd(forward: Callable[..., torch.Tensor], x, gamma, beta, dy) -> Callable[[], None]:
@@ -110,8 +121,7 @@ def norm_rows() -> list[dict]:
     for what, pshape, ours, ref in cases:
         w = (torch.rand(pshape, generator=g) + 0.5).requires_grad_()
         b = torch.randn(pshape, generator=g).requires_grad_()
-        t_ours = _median_seconds(_fwd_bwd(ours, x, w, b, dy))
-        t_ref = _median_seconds(_fwd_bwd(ref, x, w, b, dy))
+        t_ours, t_ref = _paired_seconds(_fwd_bwd(ours, x, w, b, dy), _fwd_bwd(ref, x, w, b, dy))
         shape = "x".join(map(str, NORM_SHAPE))
         out.append(
             {

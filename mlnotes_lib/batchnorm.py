@@ -12,12 +12,14 @@ Scope
 - :class:`BatchNorm`: an ``nn.Module`` that behaves like ``nn.BatchNorm1d``/``nn.BatchNorm2d``.
 - :func:`batch_norm_naive`: Algorithm 1 written line by line, for reading, not for speed.
 - :func:`fold_batch_norm`: an evaluation-mode batch norm folded into the layer before it.
-- :func:`layer_norm` and :func:`group_norm`: the normalizations that do not use the batch.
+- :func:`layer_norm` and :func:`group_norm`: the normalizations that do not use the batch,
+  re-exported from :mod:`mlnotes_lib.normalization`, where their kernels live.
+- :class:`MLP`: the chapter's deep fully connected network, with batch, layer or group norm
+  or none, which the experiments train.
 
 The experiments (training, sweeps, probes) are in :mod:`mlnotes_lib.experiments.batchnorm`
 and the drawing in :mod:`mlnotes_lib.plots.batchnorm`; the experiment names that used to
-live here (``MLP``, ``train_mlp``, ``digits_split``, ...) are still importable from this
-module.
+live here (``train_mlp``, ``digits_split``, ...) are still importable from this module.
 
 References: Ioffe & Szegedy, "Batch Normalization: Accelerating Deep Network Training by
 Reducing Internal Covariate Shift", ICML 2015; Santurkar et al., "How Does Batch
@@ -29,14 +31,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from mlnotes_lib._common import forward_moved
+from mlnotes_lib.normalization import GroupNorm, LayerNorm, _check_eps, group_norm, layer_norm
 
 __all__ = [
+    "MLP",
     "BatchNorm",
     "batch_norm",
     "batch_norm_backward",
@@ -49,7 +52,6 @@ __all__ = [
 #: Names that moved to :mod:`mlnotes_lib.experiments.batchnorm`; still importable from here.
 _MOVED_TO_EXPERIMENTS = frozenset(
     {
-        "MLP",
         "TrainConfig",
         "TrainResult",
         "accuracy",
@@ -72,8 +74,7 @@ __getattr__ = forward_moved(__name__, "mlnotes_lib.experiments.batchnorm", _MOVE
 
 
 def _check_hyper(eps: float, momentum: float) -> None:
-    if not (isinstance(eps, numbers.Real) and eps > 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be a positive number, got {eps!r}")
+    _check_eps(eps)
     if not (isinstance(momentum, numbers.Real) and 0 <= momentum <= 1):
         raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
 
@@ -473,172 +474,118 @@ def fold_batch_norm(
 
 
 # ---------------------------------------------------------------------------------------
-# Normalizations that do not use the batch
+# The chapter's network (the experiments train it: mlnotes_lib.experiments.batchnorm)
 # ---------------------------------------------------------------------------------------
 
 
-class _RowNorm(torch.autograd.Function):
-    """The kernel of layer and group norm: standardize each row of ``x2`` (M, K), then
-    scale and shift. ``gamma`` and ``beta`` (or None) broadcast against ``x2`` viewed as
-    ``shape``; the backward is batch norm's formula, along rows."""
+class _NoisyShift(nn.Module):
+    """Per-unit random scale and shift, redrawn at every training step (Santurkar et al.).
 
-    @staticmethod
-    def forward(ctx, x2, gamma, beta, shape, eps):
-        m, k = x2.shape
-        x_hat = x2 - x2.mean(1, keepdim=True)  # (M, K), centred: exact two-pass variance
-        var = (x_hat.unsqueeze(1) @ x_hat.unsqueeze(2)).view(m, 1) / k  # (M, 1), dot products
-        rstd = torch.rsqrt(var + eps)
-        x_hat.mul_(rstd)
-        ctx.save_for_backward(x_hat, rstd, gamma)
-        ctx.shape = shape
-        ctx.beta_shape = None if beta is None else beta.shape
-        y = x_hat.view(shape)
-        if gamma is not None and beta is not None:
-            return torch.addcmul(beta, y, gamma)
-        if gamma is not None:
-            return y * gamma
-        return y + beta if beta is not None else y.clone()
+    The noise is the same for all samples of a batch, so it moves the distribution of each
+    unit from step to step: deliberate internal covariate shift. Identity in eval mode.
+    """
 
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, dy):
-        x_hat, rstd, gamma = ctx.saved_tensors
-        m, k = x_hat.shape
-        dy = dy.contiguous().view(ctx.shape)
-        dgamma = dbeta = None
-        if gamma is not None:  # sums over the dimensions the parameters broadcast along
-            dgamma = _sum_to(dy * x_hat.view(ctx.shape), gamma.shape)
-            g = (dy * gamma).view(m, k)  # dl/dx_hat
-        else:
-            g = dy.view(m, k)
-        if ctx.beta_shape is not None:
-            dbeta = _sum_to(dy, ctx.beta_shape)
-        # dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), the row means by matmul
-        g_mean = g.sum(1, keepdim=True) / k  # (M, 1)
-        gx_mean = (g.unsqueeze(1) @ x_hat.unsqueeze(2)).view(m, 1) / k  # (M, 1)
-        dx = torch.addcmul(-g_mean * rstd, x_hat, -gx_mean * rstd)
-        return dx.addcmul_(g, rstd), dgamma, dbeta, None, None
+    def __init__(self, num_features: int, strength: float, generator: torch.Generator):
+        super().__init__()
+        self.num_features = num_features
+        self.strength = strength
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return x
+        g, c = self.generator, self.num_features
+        scale = torch.exp(self.strength * torch.randn(c, generator=g))  # (C,) log-normal
+        shift = self.strength * torch.randn(c, generator=g)  # (C,)
+        return x * scale + shift
 
 
-def _sum_to(t: Tensor, shape) -> Tensor:
-    """Sum ``t`` down to the broadcast ``shape``, last dimensions first (contiguous sums are
-    much faster than one reduction over strided axes)."""
-    for d in reversed(range(t.dim())):
-        if shape[d] == 1 and t.shape[d] != 1:
-            t = t.sum(d, keepdim=True)
-    return t
+_NORMS = frozenset({"none", "bn", "bn+noise", "ln", "gn"})
+GN_GROUP_SIZE = 8  # units per group of the MLP's group norm: 8 groups of a 64-unit layer
 
 
-def _check_param(name: str, t: Tensor | None, shape: tuple[int, ...]) -> None:
-    if t is None:
-        return
-    if not isinstance(t, Tensor) or tuple(t.shape) != shape:
-        got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
-        raise ValueError(f"{name} must be a tensor of shape {shape}, got {got}")
+class MLP(nn.Module):
+    """A deep fully connected classifier: ``depth`` blocks of Linear, [BatchNorm], activation.
 
-
-def layer_norm(
-    x: Tensor,
-    normalized_shape: int | Sequence[int],
-    gamma: Tensor | None = None,
-    beta: Tensor | None = None,
-    eps: float = 1e-5,
-) -> Tensor:
-    """Layer normalization (Ba et al., 2016) by our own kernel, equal to ``F.layer_norm``.
-
-    Every sample is standardized with the mean and biased variance of its own last
-    ``len(normalized_shape)`` dimensions, then scaled by ``gamma`` and shifted by ``beta``
-    elementwise. Nothing depends on the other samples of the batch, so training and
-    evaluation compute the same thing, and a batch of one sample is fine.
+    Batch norm sits between the linear map and the nonlinearity, as in Ioffe & Szegedy
+    (2015); the linear layers before it have no bias (batch norm's beta replaces it).
+    Weights are drawn from N(0, (init_scale * gain)^2 / fan_in), with gain sqrt(2) for ReLU
+    (He initialisation at ``init_scale=1``) and 1 for tanh.
 
     Parameters
     ----------
-    x : Tensor, shape (..., ``*normalized_shape``)
-    normalized_shape : int or sequence of int
-        The trailing dimensions to normalize over, e.g. (C, H, W) or (features,).
-    gamma, beta : Tensor or None, shape normalized_shape
-    eps : float
-        Added to the variance, positive.
-
-    Returns
-    -------
-    Tensor, same shape as ``x``
-
-    Raises
-    ------
-    ValueError
-        If ``normalized_shape`` does not match the trailing dimensions of ``x``, ``gamma``
-        or ``beta`` does not have that shape, or ``eps`` is not positive.
-
-    See book/batchnorm.ipynb.
-    """
-    if not isinstance(x, Tensor) or not x.is_floating_point():
-        raise ValueError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}")
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    k = len(shape)
-    if k == 0 or k > x.dim() or tuple(x.shape[x.dim() - k :]) != shape:
-        raise ValueError(
-            f"normalized_shape must equal the trailing dimensions of x {tuple(x.shape)}, "
-            f"got {shape}"
-        )
-    _check_param("gamma", gamma, shape)
-    _check_param("beta", beta, shape)
-    _check_hyper(eps, 0.0)
-    k = math.prod(shape)
-    x2 = x.reshape(-1, k).contiguous()  # (M, K): one row per sample (and leading position)
-    g = None if gamma is None else gamma.reshape(1, k)
-    b = None if beta is None else beta.reshape(1, k)
-    return _RowNorm.apply(x2, g, b, x2.shape, eps).view(x.shape)
-
-
-def group_norm(
-    x: Tensor,
-    num_groups: int,
-    gamma: Tensor | None = None,
-    beta: Tensor | None = None,
-    eps: float = 1e-5,
-) -> Tensor:
-    """Group normalization (Wu & He, 2018) by our own kernel, equal to ``F.group_norm``.
-
-    The C channels of every sample are split into ``num_groups`` groups of C / num_groups
-    consecutive channels; each group is standardized over its channels and all positions,
-    then each channel is scaled by ``gamma`` and shifted by ``beta``. One group is layer
-    norm over (C, H, W); C groups is instance norm.
-
-    Parameters
-    ----------
-    x : Tensor, shape (N, C) or (N, C, H, W)
-        (N, C, ...) shapes work too.
-    num_groups : int
-        Divides C.
-    gamma, beta : Tensor or None, shape (C,)
-    eps : float
-        Added to the variance, positive.
-
-    Returns
-    -------
-    Tensor, same shape as ``x``
-
-    Raises
-    ------
-    ValueError
-        If the channels of ``x`` are not divisible by ``num_groups``, ``gamma`` or ``beta``
-        does not have shape (C,), or ``eps`` is not positive.
+    depth : int
+        Number of hidden blocks, at least 1.
+    width : int
+        Units per hidden layer.
+    norm : {"none", "bn", "bn+noise", "ln", "gn"}
+        No normalization, batch norm, batch norm followed by random per-unit noise that
+        changes every step (the "noisy BN" of Santurkar et al., 2018), layer norm, or group
+        norm with groups of 8 units (``width`` must then be a multiple of 8).
+    activation : {"relu", "tanh"}
+    init_scale : float
+        Multiplies the standard deviation of the initial weights.
+    noise : float
+        Strength of the "bn+noise" noise.
+    seed : int
+        Seeds the initial weights and the noise.
 
     See book/batchnorm.ipynb.
     """
-    c = _check_x(x)
-    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
-        raise ValueError(f"num_groups must be a positive int, got {num_groups!r}")
-    if c % num_groups:
-        raise ValueError(
-            f"num_groups must divide the {c} channels of x, got num_groups={num_groups}"
-        )
-    _check_param("gamma", gamma, (c,))
-    _check_param("beta", beta, (c,))
-    _check_hyper(eps, 0.0)
-    n = x.shape[0]
-    x2 = x.reshape(n * num_groups, -1).contiguous()  # (N*G, C/G * L): one row per group
-    g = None if gamma is None else gamma.view(1, c, 1)
-    b = None if beta is None else beta.view(1, c, 1)
-    return _RowNorm.apply(x2, g, b, (n, c, x2.numel() // (n * c)), eps).view(x.shape)
+
+    def __init__(
+        self,
+        depth: int,
+        width: int = 64,
+        *,
+        in_features: int = 64,
+        out_features: int = 10,
+        norm: str = "none",
+        activation: str = "relu",
+        init_scale: float = 1.0,
+        noise: float = 0.5,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive int, got {depth!r}")
+        if norm not in _NORMS:
+            raise ValueError(f"norm must be one of {sorted(_NORMS)}, got {norm!r}")
+        if norm == "gn" and width % GN_GROUP_SIZE:
+            raise ValueError(f"width must be a multiple of {GN_GROUP_SIZE} for 'gn', got {width}")
+        if activation not in {"relu", "tanh"}:
+            raise ValueError(f"activation must be 'relu' or 'tanh', got {activation!r}")
+        if not init_scale > 0:
+            raise ValueError(f"init_scale must be positive, got {init_scale!r}")
+        g = torch.Generator().manual_seed(seed)
+        gain = math.sqrt(2.0) if activation == "relu" else 1.0
+        self.blocks = nn.ModuleList()
+        fan_in = in_features
+        for _ in range(depth):
+            linear = nn.Linear(fan_in, width, bias=norm == "none")
+            with torch.no_grad():
+                linear.weight.normal_(0.0, init_scale * gain / math.sqrt(fan_in), generator=g)
+                if linear.bias is not None:
+                    linear.bias.zero_()
+            layers: list[nn.Module] = [linear]
+            if norm in ("bn", "bn+noise"):
+                layers.append(BatchNorm(width))
+            elif norm == "ln":
+                layers.append(LayerNorm(width))
+            elif norm == "gn":
+                layers.append(GroupNorm(width // GN_GROUP_SIZE, width))
+            if norm == "bn+noise":
+                layers.append(_NoisyShift(width, noise, g))
+            layers.append(nn.ReLU() if activation == "relu" else nn.Tanh())
+            self.blocks.append(nn.Sequential(*layers))
+            fan_in = width
+        self.head = nn.Linear(width, out_features)
+        with torch.no_grad():
+            self.head.weight.normal_(0.0, 1.0 / math.sqrt(width), generator=g)
+            self.head.bias.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits, shape (N, out_features), for ``x`` of shape (N, in_features)."""
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)

@@ -42,8 +42,7 @@ def toc_files() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]
     for part in toc.get("parts", []):
-        for ch in part.get("chapters", []):
-            files += [ch["file"]] + [s["file"] for s in ch.get("sections", [])]
+        files += [ch["file"] for ch in part.get("chapters", [])]
     return files
 
 

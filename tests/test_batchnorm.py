@@ -305,6 +305,35 @@ def test_layer_and_group_norm_pass_gradcheck_and_do_not_use_the_batch():
     assert_close(bn.group_norm(one, 1), bn.layer_norm(one, (4, 2, 2)))
 
 
+def test_layer_and_group_norm_analytic_backward_passes_gradcheck_with_gamma_and_beta():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 4, 2, 2, dtype=torch.float64, generator=g).requires_grad_()
+    w = (torch.rand(4, 2, 2, dtype=torch.float64, generator=g) + 0.5).requires_grad_()
+    b = torch.randn(4, 2, 2, dtype=torch.float64, generator=g).requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, c, d: bn.layer_norm(a, (4, 2, 2), c, d), (x, w, b))
+    wc, bc = w[:, 0, 0].detach().requires_grad_(), b[:, 0, 0].detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, c, d: bn.group_norm(a, 2, c, d), (x, wc, bc))
+
+
+@pytest.mark.parametrize("which", ["gamma", "beta"])
+def test_layer_and_group_norm_match_torch_with_only_one_affine_parameter(which):
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(2, 6, 3, generator=g) * 2 + 1).requires_grad_()
+    p = (torch.rand(6, 3, generator=g) + 0.5).requires_grad_()
+    pc = p[:, 0]  # (6,): group norm's per-channel parameter
+
+    def both(t):  # torch's arguments: the missing one as its neutral value
+        return (t, torch.zeros_like(t)) if which == "gamma" else (torch.ones_like(t), t)
+
+    for ours, ref in [
+        (bn.layer_norm(x, (6, 3), **{which: p}), F.layer_norm(x, (6, 3), *both(p))),
+        (bn.group_norm(x, 3, **{which: pc}), F.group_norm(x, 3, *both(pc))),
+    ]:
+        assert_close(ours, ref)
+        dy = torch.randn(ours.shape, generator=g)
+        assert_close(torch.autograd.grad(ours, (x, p), dy), torch.autograd.grad(ref, (x, p), dy))
+
+
 def test_group_norm_rejects_channels_not_divisible_by_num_groups():
     with pytest.raises(ValueError, match=r"\bnum_groups\b.*\bchannels\b"):
         bn.group_norm(torch.randn(2, 6, 3, 3), 4)
@@ -377,6 +406,39 @@ def test_mlp_places_batch_norm_before_the_activation_and_drops_the_bias():
 def test_mlp_rejects_bad_depth():
     with pytest.raises(ValueError, match=r"\bdepth\b"):
         bn.MLP(0)
+
+
+@pytest.mark.parametrize(
+    ("norm", "ref"), [("ln", lambda w: nn.LayerNorm(w)), ("gn", lambda w: nn.GroupNorm(w // 8, w))]
+)
+def test_mlp_with_layer_or_group_norm_normalizes_like_torch_in_both_modes(norm, ref):
+    m = bn.MLP(2, 16, norm=norm)
+    lin, layer = m.blocks[0][0], m.blocks[0][1]
+    x = torch.randn(1, 64)  # one sample: fine, nothing depends on the batch
+    for mode in (True, False):
+        m.train(mode)
+        with torch.no_grad():
+            assert_close(layer(lin(x)), ref(16)(lin(x)))
+
+
+def test_mlp_rejects_an_unknown_norm_and_a_width_group_norm_cannot_split():
+    with pytest.raises(ValueError, match=r"\bnorm\b"):
+        bn.MLP(2, 16, norm="instance")
+    with pytest.raises(ValueError, match=r"\bwidth\b"):
+        bn.MLP(2, 12, norm="gn")
+
+
+def test_small_batch_experiment_trains_every_norm_and_batch_size_for_every_seed(data):
+    from mlnotes_lib.experiments import batchnorm as xbn
+
+    cfg = xbn.SmallBatchConfig(batch_sizes=(2, 4), seeds=(0, 1), depth=2, width=8, steps=3)
+    calls = []
+    r = xbn.small_batch_experiment(cfg, data, progress=lambda d, t: calls.append((d, t)))
+    assert set(r.accuracy) == {(n, b) for n in ("bn", "ln", "gn") for b in (2, 4)}
+    assert r.accuracy["gn", 4].shape == (2,) and r.losses["ln", 2].shape == (2, 3)
+    assert calls[-1] == (12, 12)
+    lo, hi = r.spread("bn", 2)
+    assert 0 <= lo <= hi <= 1
 
 
 def test_minibatch_statistics_spread_matches_sampling_theory():

@@ -217,13 +217,6 @@ def local_links(page) -> list[str]:
     return sorted({h.split("#")[0] for h in hrefs if urlparse(h).netloc == origin} - {""})
 
 
-# Known failures, open in issue 14 (see the closing note): a widget of each of these pages has
-# figure text under 9 CSS px or off its canvas for some slider positions.
-KNOWN_UNREADABLE_FIGURE_TEXT = {
-    ("book/batchnorm", 1280): "activations explorer: text under 9 px or off the canvas",
-}
-
-
 # The API pages are one generated template (autodoc entries): phone and desktop suffice.
 PAGES_AND_WIDTHS = [
     (page, width)
@@ -234,10 +227,7 @@ PAGES_AND_WIDTHS = [
 
 
 @pytest.mark.parametrize(("page_path", "width"), PAGES_AND_WIDTHS)
-def test_page_reads_well_at_every_width(browser, book_subpath_server, page_path, width, request):
-    if (page_path, width) in KNOWN_UNREADABLE_FIGURE_TEXT:
-        reason = KNOWN_UNREADABLE_FIGURE_TEXT[page_path, width]
-        request.applymarker(pytest.mark.xfail(reason=f"known, issue 14: {reason}"))
+def test_page_reads_well_at_every_width(browser, book_subpath_server, page_path, width):
     url = f"{book_subpath_server}/{page_path}.html"
     page, context, blocked, errors = open_offline(browser, url, width=width)
     try:

@@ -29,6 +29,7 @@ KERNEL_CALLS = {
     "dcgan": "m.Generator(nz=8, ngf=8, nc=1, image_size=32)(torch.zeros(2, 8, 1, 1))",
     "batchnorm": "m.batch_norm(torch.randn(4, 3), training=True)",
     "resnet": "m.ResidualBlock(4)(torch.zeros(2, 4, 8, 8))",
+    "normalization": "m.group_norm(torch.randn(2, 4, 3, 3), 2)",
 }
 
 _BLOCKER = """

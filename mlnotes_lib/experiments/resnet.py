@@ -107,7 +107,8 @@ def train_classifier(
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    # foreach: one update for all parameters (the same arithmetic, far fewer small ops)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, foreach=True)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)) if cosine else 1.0
     )

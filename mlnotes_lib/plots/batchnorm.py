@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from mlnotes_lib.experiments.batchnorm import TrainResult, final_loss
+from mlnotes_lib.experiments.batchnorm import SmallBatchResult, TrainResult, final_loss
 from mlnotes_lib.plots import COLORS, figure
 
 __all__ = [
@@ -36,6 +36,8 @@ __all__ = [
     "plot_layer_spread",
     "plot_lr_summary",
     "plot_running_stats",
+    "plot_small_batch",
+    "small_batch_figure",
     "plot_training_curves",
     "plot_unit_percentiles",
     "unit_percentiles_figure",
@@ -232,6 +234,35 @@ def plot_training_curves(
     return ax
 
 
+#: The small-batch experiment's keys and their labels in the figures.
+NORM_LABELS = {"bn": "batch norm", "ln": "layer norm", "gn": "group norm"}
+
+
+def plot_small_batch(ax: Axes, result: SmallBatchResult, *, current: int | None = None) -> Axes:
+    """Test accuracy against the batch size: each seed a dot, the median a line per norm.
+
+    See book/batchnorm.ipynb.
+    """
+    sizes = list(result.config.batch_sizes)
+    pos = np.arange(len(sizes))
+    for k, norm in enumerate(result.config.norms):
+        label = NORM_LABELS.get(norm, norm)
+        color, dx = _color(label, k), (k - 1) * 0.12  # side by side, not on top of each other
+        accs = [result.accuracy[norm, b] for b in sizes]
+        for p, a in zip(pos, accs, strict=True):
+            ax.plot(np.full(len(a), p + dx), a, "o", ms=3.5, color=color, alpha=0.7)
+        ax.plot(pos + dx, [np.median(a) for a in accs], color=color, label=label)
+    if current is not None:
+        ax.axvspan(sizes.index(current) - 0.4, sizes.index(current) + 0.4, color="0.92", zorder=0)
+    ax.axhline(0.1, color="grey", ls=":", lw=1)  # ten classes: chance
+    ax.set_xticks(pos, [str(b) for b in sizes])
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="lower right", fontsize=9)
+    return ax
+
+
 def plot_landscape(
     ax: Axes,
     results: dict[str, TrainResult],
@@ -385,6 +416,28 @@ def activations_figure(acts: dict, stds: dict, layer: int, scale: float) -> Figu
     for ax, (norm, name) in zip(axes, names.items(), strict=True):
         plot_activation_histogram(ax, acts[norm, scale][layer - 1], color=NET_COLORS[name])
         ax.set_title(f"{name}: std {stds[norm, scale][layer - 1]:.3f}")
+        # The density's scale changes by orders of magnitude between frames, and its tick
+        # labels' width would push the axis label off the canvas; the shape is the point.
+        ax.set_yticks([])
+    return fig
+
+
+def small_batch_figure(result: SmallBatchResult, batch_size: int) -> Figure:
+    """Accuracy by batch size (left) and every seed's training curve at ``batch_size``.
+
+    See book/batchnorm.ipynb.
+    """
+    fig, axes = _pair(left=0.09, wspace=0.28)
+    plot_small_batch(axes[0], result, current=batch_size)
+    curves = {  # plot_training_curves reads .losses and .diverged of each run
+        NORM_LABELS.get(n, n): [
+            TrainResult(losses=ls, test_accuracy=np.nan, diverged_at=None, model=None)
+            for ls in result.losses[n, batch_size]
+        ]
+        for n in result.config.norms
+    }
+    plot_training_curves(axes[1], curves, ylim=(0.0, 2.6))
+    axes[1].set_title(f"batch size {batch_size}: one line per seed")
     return fig
 
 
