@@ -254,6 +254,19 @@ def test_batch_norm_backward_rejects_mismatched_dy():
 # --- layer norm and group norm ------------------------------------------------------------
 
 
+def _assert_same_forward_and_backward(ours, ref, inputs, g):
+    """``ours`` and ``ref`` agree on the output and on the gradient of every input."""
+    ours_in = [t.clone().requires_grad_() for t in inputs]
+    ref_in = [t.clone().requires_grad_() for t in inputs]
+    y, y_ref = ours(*ours_in), ref(*ref_in)
+    assert_close(y, y_ref)
+    dy = torch.randn(y.shape, generator=g)
+    y.backward(dy)
+    y_ref.backward(dy)
+    for a, b in zip(ours_in, ref_in, strict=True):
+        assert_close(a.grad, b.grad)
+
+
 @pytest.mark.parametrize(
     ("shape", "normalized_shape"),
     [((4, 6), (6,)), ((3, 4, 5, 5), (4, 5, 5)), ((3, 4, 5, 5), (5,)), ((2, 3, 7), 7)],
@@ -264,16 +277,12 @@ def test_layer_norm_matches_torch_forward_and_backward(shape, normalized_shape, 
     x = torch.randn(*shape, generator=g) * 3 + 1
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
     params = [torch.rand(ns, generator=g) + 0.5, torch.randn(ns, generator=g)] if affine else []
-    ours_in = [t.clone().requires_grad_() for t in [x, *params]]
-    ref_in = [t.clone().requires_grad_() for t in [x, *params]]
-    y = bn.layer_norm(ours_in[0], normalized_shape, *ours_in[1:], eps=1e-4)
-    y_ref = F.layer_norm(ref_in[0], ns, *ref_in[1:], eps=1e-4)
-    assert_close(y, y_ref)
-    dy = torch.randn(shape, generator=g)
-    y.backward(dy)
-    y_ref.backward(dy)
-    for a, b in zip(ours_in, ref_in, strict=True):
-        assert_close(a.grad, b.grad)
+    _assert_same_forward_and_backward(
+        lambda x, *p: bn.layer_norm(x, normalized_shape, *p, eps=1e-4),
+        lambda x, *p: F.layer_norm(x, ns, *p, eps=1e-4),
+        [x, *params],
+        g,
+    )
 
 
 @pytest.mark.parametrize(("shape", "groups"), [((4, 6, 3, 3), 3), ((2, 8, 5), 2), ((5, 12), 3)])
@@ -282,18 +291,12 @@ def test_group_norm_matches_torch_forward_and_backward(shape, groups):
     c = shape[1]
     x = torch.randn(*shape, generator=g) * 2 - 1
     gamma, beta = torch.rand(c, generator=g) + 0.5, torch.randn(c, generator=g)
-    ours_in = [t.clone().requires_grad_() for t in (x, gamma, beta)]
-    ref_in = [t.clone().requires_grad_() for t in (x, gamma, beta)]
-    y, y_ref = (
-        bn.group_norm(*ours_in[:1], groups, *ours_in[1:]),
-        F.group_norm(ref_in[0], groups, *ref_in[1:]),
+    _assert_same_forward_and_backward(
+        lambda x, *p: bn.group_norm(x, groups, *p),
+        lambda x, *p: F.group_norm(x, groups, *p),
+        [x, gamma, beta],
+        g,
     )
-    assert_close(y, y_ref)
-    dy = torch.randn(shape, generator=g)
-    y.backward(dy)
-    y_ref.backward(dy)
-    for a, b in zip(ours_in, ref_in, strict=True):
-        assert_close(a.grad, b.grad)
 
 
 def test_layer_and_group_norm_pass_gradcheck_and_do_not_use_the_batch():
