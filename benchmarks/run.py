@@ -56,6 +56,7 @@ THROTTLE = {  # 10 Mbit/s down and up, 20 ms round trip
     "downloadThroughput": 10e6 / 8,
     "uploadThroughput": 10e6 / 8,
 }
+STALL_S, RETRIES = 20, 2  # a load that has not reached DOMContentLoaded after 20 s is stuck
 CHAPTER_TARGET_S = {
     "rl": 60,
     "mle": 30,
@@ -142,7 +143,11 @@ def _load_throttled(browser, url: str) -> dict:
     cdp.on("Network.loadingFinished", lambda e: transferred.append(e["encodedDataLength"]))
     page.goto(url, wait_until="commit")
     interactive = None
-    page.wait_for_load_state("domcontentloaded")
+    try:
+        page.wait_for_load_state("domcontentloaded", timeout=STALL_S * 1000)
+    except Exception:  # playwright's TimeoutError: see _measure_page
+        context.close()
+        return None
     if "mlnotes-explorer" in page.content():  # a chapter with sliders
         page.wait_for_function(INTERACTIVE_JS, timeout=60_000, polling=50)
         interactive = page.evaluate("() => performance.now()") / 1000
@@ -161,6 +166,21 @@ def _load_throttled(browser, url: str) -> dict:
     }
 
 
+def _measure_page(browser, url: str) -> tuple[dict, int]:
+    """``_load_throttled`` with up to ``RETRIES`` fresh tries; the result and the retries.
+
+    About one cold load in twenty under CDP throttling, on a busy 2-core machine, never
+    reaches DOMContentLoaded (a request stalls in the emulated network; the same page loads
+    in under 2 s when reopened). Such a load is retried in a fresh context, and the row says
+    so, rather than sinking the whole benchmark or being dropped silently.
+    """
+    for attempt in range(RETRIES + 1):
+        m = _load_throttled(browser, url)
+        if m is not None:
+            return m, attempt
+    raise SystemExit(f"bench: {url} never reached DOMContentLoaded in {RETRIES + 1} tries")
+
+
 def page_rows() -> list[dict]:
     from playwright.sync_api import sync_playwright
 
@@ -168,8 +188,10 @@ def page_rows() -> list[dict]:
     with serve(HTML, SUB_PATH) as site, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for page_path in toc_files():
-            m = _load_throttled(browser, f"{site}/{page_path}.html")
-            name = f"page {page_path}.html"
+            m, retries = _measure_page(browser, f"{site}/{page_path}.html")
+            name = f"page {page_path}.html" + (
+                f" ({retries} stalled load retried)" if retries else ""
+            )
             rows.append(row(f"{name}: first contentful paint", m["fcp"], unit="s",
                             target=f"<= {FCP_TARGET_S} s"))  # fmt: skip
             if m["interactive"] is not None:

@@ -99,16 +99,6 @@
       .trim();
   }
 
-  // widgets.py puts a frame's alt text in a class: mlnotes-alt-<base64url of UTF-8>.
-  function altOf(classes) {
-    var cls = (classes || []).find(function (c) { return c.indexOf("mlnotes-alt-") === 0; });
-    if (!cls) return "";
-    var b64 = cls.slice("mlnotes-alt-".length).replace(/-/g, "+").replace(/_/g, "/");
-    while (b64.length % 4) b64 += "=";
-    var bytes = Uint8Array.from(atob(b64), function (c) { return c.charCodeAt(0); });
-    return new TextDecoder().decode(bytes);
-  }
-
   // --- common view parts ---------------------------------------------------------------
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -188,7 +178,8 @@
 
   function imageView(store, model) {
     var img = applyCommon(store, model, el("img", "mlw-image widget-image"));
-    img.alt = altOf(model.get("_dom_classes"));
+    // Its alt text is in a class (mlnotes-alt-<base64url>); mlnotes.js, the next deferred
+    // script, decodes it for this renderer and for the html-manager alike.
     img.decoding = "async";
     ["width", "height"].forEach(function (k) { if (model.get(k)) img.setAttribute(k, model.get(k)); });
     function source(value) {
