@@ -42,16 +42,35 @@ def _check_param(name: str, t: Tensor | None, shape: tuple[int, ...]) -> None:
         raise ValueError(f"{name} must be a tensor of shape {shape}, got {got}")
 
 
+#: Rows are processed in blocks of about this many elements (1 MiB of float32): a block of
+#: x, dy and dx stays in the CPU's cache across the few passes each block needs, so that
+#: main memory is read about once per tensor, as a fused kernel reads it (cache blocking).
+_BLOCK_ELEMENTS = 1 << 18
+
+
+def _blocks(rows: int, row_elements: int):
+    """Slices of ``range(rows)``, each about ``_BLOCK_ELEMENTS`` elements (at least a row)."""
+    step = max(1, _BLOCK_ELEMENTS // max(1, row_elements))
+    return [slice(i, min(i + step, rows)) for i in range(0, rows, step)]
+
+
 def _row_stats(x2: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """Row means and 1/sqrt(var + eps) of ``x2`` (M, K), both (M, 1), in one pass each.
+    """Row means and 1/sqrt(var + eps) of ``x2`` (M, K), both (M, 1).
 
     The variance is mean(x^2) - mean^2, from the row sums of x and of x^2: two reductions
-    that write nothing, where the two-pass mean((x - mean)^2) would write a centred copy.
-    It loses precision only when a row's mean is many standard deviations from zero.
+    that write nothing, where the two-pass mean((x - mean)^2) would write a centred copy;
+    block by block, the second reduction reads the block from the cache. It loses precision
+    only when a row's mean is many standard deviations from zero.
     """
-    k = x2.shape[1]
-    mean = x2.sum(1, keepdim=True) / k  # (M, 1)
-    sq = torch.linalg.vector_norm(x2, dim=1, keepdim=True).square_() / k  # (M, 1), mean(x^2)
+    m, k = x2.shape
+    mean = x2.new_empty(m, 1)
+    sq = x2.new_empty(m, 1)
+    for rows in _blocks(m, k):
+        xb = x2[rows]
+        torch.sum(xb, 1, keepdim=True, out=mean[rows])
+        torch.linalg.vector_norm(xb, dim=1, keepdim=True, out=sq[rows])
+    mean.div_(k)
+    sq.square_().div_(k)  # mean(x^2)
     var = (sq - mean.square()).clamp_min_(0.0)
     return mean, torch.rsqrt(var + eps)
 
@@ -73,13 +92,16 @@ class _LayerNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x2, gamma, beta, eps):
         mean, rstd = _row_stats(x2, eps)
-        y = (x2 * rstd).sub_(mean * rstd)  # x_hat; faster than addcmul with (M, 1) factors
-        if gamma is not None and beta is not None:
-            torch.addcmul(beta, y, gamma, out=y)
-        elif gamma is not None:
-            y.mul_(gamma)
-        elif beta is not None:
-            y.add_(beta)
+        y = torch.empty_like(x2)
+        for rows in _blocks(*x2.shape):
+            yb = torch.mul(x2[rows], rstd[rows], out=y[rows])
+            yb.sub_(mean[rows] * rstd[rows])  # x_hat; faster than addcmul with (M, 1) factors
+            if gamma is not None and beta is not None:
+                torch.addcmul(beta, yb, gamma, out=yb)
+            elif gamma is not None:
+                yb.mul_(gamma)
+            elif beta is not None:
+                yb.add_(beta)
         ctx.save_for_backward(x2, gamma, mean, rstd)
         ctx.has_beta = beta is not None
         return y
@@ -89,24 +111,34 @@ class _LayerNorm(torch.autograd.Function):
     def backward(ctx, dy):
         x2, gamma, mean, rstd = ctx.saved_tensors
         dy = dy.contiguous()
-        dx = dy * x2  # (M, K): dy * x first, then overwritten by dx
-        dgamma = dbeta = None
-        if gamma is not None:
-            g = gamma.view(-1)
-            dsg, dbg = (dx @ g).view(-1, 1), (dy @ g).view(-1, 1)  # (M, 1) each
-            if ctx.needs_input_grad[1]:  # sum over rows of dy * (x - mean) * rstd
-                dgamma = (rstd.view(1, -1) @ dx - (rstd * mean).view(1, -1) @ dy).view_as(gamma)
-        else:
-            dsg, dbg = dx.sum(1, keepdim=True), dy.sum(1, keepdim=True)
-        if ctx.has_beta and ctx.needs_input_grad[2]:
-            dbeta = dy.sum(0, keepdim=True)
-        b, c = _input_coefficients(dsg, dbg, mean, rstd, x2.shape[1])
-        torch.mul(x2, b / rstd, out=dx).add_(c / rstd)  # (b x + c) / rstd
-        if gamma is not None:
-            dx.addcmul_(dy, gamma)
-        else:
-            dx.add_(dy)
-        return dx.mul_(rstd), dgamma, dbeta, None
+        m, k = x2.shape
+        want_gamma = gamma is not None and ctx.needs_input_grad[1]
+        want_beta = ctx.has_beta and ctx.needs_input_grad[2]
+        dx = torch.empty_like(x2)
+        dgamma = x2.new_zeros(1, k) if want_gamma else None
+        dbeta = x2.new_zeros(1, k) if want_beta else None
+        g = None if gamma is None else gamma.view(-1)
+        for rows in _blocks(m, k):
+            xb, dyb, rb, mb = x2[rows], dy[rows], rstd[rows], mean[rows]
+            dxb = torch.mul(dyb, xb, out=dx[rows])  # dy * x first, then overwritten by dx
+            if g is not None:
+                dsg, dbg = (dxb @ g).view(-1, 1), (dyb @ g).view(-1, 1)  # (rows, 1) each
+            else:
+                dsg, dbg = dxb.sum(1, keepdim=True), dyb.sum(1, keepdim=True)
+            if want_gamma:  # sum over rows of dy * (x - mean) * rstd
+                dgamma.addmm_(rb.view(1, -1), dxb).addmm_((rb * mb).view(1, -1), dyb, alpha=-1)
+            if want_beta:
+                dbeta.add_(dyb.sum(0, keepdim=True))
+            b, c = _input_coefficients(dsg, dbg, mb, rb, k)
+            torch.mul(xb, b / rb, out=dxb).add_(c / rb)  # (b x + c) / rstd
+            if g is not None:
+                dxb.addcmul_(dyb, gamma)
+            else:
+                dxb.add_(dyb)
+            dxb.mul_(rb)
+        if dgamma is not None:
+            dgamma = dgamma.view_as(gamma)
+        return dx, dgamma, dbeta, None
 
 
 class _GroupNorm(torch.autograd.Function):
@@ -120,7 +152,10 @@ class _GroupNorm(torch.autograd.Function):
         mean, rstd = mean.view(n, groups, 1, 1), rstd.view(n, groups, 1, 1)
         scale = rstd if gamma is None else rstd * gamma  # (N, G, C/G, 1): one pass below
         shift = -mean * scale if beta is None else beta - mean * scale
-        y = (x4 * scale).add_(shift)  # one fused addcmul is slower with (N, G, C/G, 1) factors
+        y = torch.empty_like(x4)
+        for s in _blocks(n, x4[0].numel()):
+            # one fused addcmul is slower with (N, G, C/G, 1) factors
+            torch.mul(x4[s], scale[s], out=y[s]).add_(shift[s])
         ctx.save_for_backward(x4, gamma, mean, rstd)
         ctx.has_beta = beta is not None
         return y
@@ -130,19 +165,26 @@ class _GroupNorm(torch.autograd.Function):
     def backward(ctx, dy):
         x4, gamma, mean, rstd = ctx.saved_tensors
         dy = dy.contiguous().view_as(x4)
-        dx = dy * x4  # (N, G, C/G, L): dy * x first, then overwritten by dx
-        ds, db = dx.sum(3, keepdim=True), dy.sum(3, keepdim=True)  # (N, G, C/G, 1) each
-        dgamma = dbeta = None
-        if gamma is not None and ctx.needs_input_grad[1]:
-            dgamma = ((ds - db * mean) * rstd).sum(0, keepdim=True)  # (1, G, C/G, 1)
-        if ctx.has_beta and ctx.needs_input_grad[2]:
-            dbeta = db.sum(0, keepdim=True)
-        if gamma is not None:
-            ds, db = ds * gamma, db * gamma
+        n = x4.shape[0]
         k = x4.shape[2] * x4.shape[3]
-        b, c = _input_coefficients(ds.sum(2, keepdim=True), db.sum(2, keepdim=True), mean, rstd, k)
-        torch.mul(x4, b, out=dx).add_(c)
-        dx.addcmul_(dy, rstd if gamma is None else rstd * gamma)
+        want_gamma = gamma is not None and ctx.needs_input_grad[1]
+        want_beta = ctx.has_beta and ctx.needs_input_grad[2]
+        dx = torch.empty_like(x4)
+        dgamma = x4.new_zeros((1, *x4.shape[1:3], 1)) if want_gamma else None
+        dbeta = x4.new_zeros((1, *x4.shape[1:3], 1)) if want_beta else None
+        for s in _blocks(n, x4[0].numel()):
+            xb, dyb, mb, rb = x4[s], dy[s], mean[s], rstd[s]
+            dxb = torch.mul(dyb, xb, out=dx[s])  # dy * x first, then overwritten by dx
+            ds, db = dxb.sum(3, keepdim=True), dyb.sum(3, keepdim=True)  # (n, G, C/G, 1) each
+            if want_gamma:
+                dgamma.add_(((ds - db * mb) * rb).sum(0, keepdim=True))
+            if want_beta:
+                dbeta.add_(db.sum(0, keepdim=True))
+            if gamma is not None:
+                ds, db = ds * gamma, db * gamma
+            b, c = _input_coefficients(ds.sum(2, keepdim=True), db.sum(2, keepdim=True), mb, rb, k)
+            torch.mul(xb, b, out=dxb).add_(c)
+            dxb.addcmul_(dyb, rb if gamma is None else rb * gamma)
         return dx, dgamma, dbeta, None
 
 

@@ -299,6 +299,36 @@ def test_group_norm_matches_torch_forward_and_backward(shape, groups):
     )
 
 
+@pytest.mark.parametrize("block", [1, 7, 40])
+def test_layer_and_group_norm_agree_with_torch_block_by_block(monkeypatch, block):
+    """The kernels work in blocks of rows (cache blocking); with tiny blocks, several blocks
+    and an uneven last one are used, and the result is still torch's, gradients included."""
+    from mlnotes_lib import normalization
+
+    monkeypatch.setattr(normalization, "_BLOCK_ELEMENTS", block)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(7, 4, 2, 3, generator=g) * 2 + 1  # 7 rows of 24: 7, 7 and 4 blocks
+    assert len(normalization._blocks(7, 24)) == {1: 7, 7: 7, 40: 7}[block]
+    assert len(normalization._blocks(7 * 4, 6)) == {1: 28, 7: 28, 40: 5}[block]
+    ln_p = [torch.rand(4, 2, 3, generator=g) + 0.5, torch.randn(4, 2, 3, generator=g)]
+    gn_p = [torch.rand(4, generator=g) + 0.5, torch.randn(4, generator=g)]
+    for params in (ln_p, ln_p[:1], []):
+        _assert_same_forward_and_backward(
+            lambda x, *p: bn.layer_norm(x, (4, 2, 3), *p),
+            lambda x, *p: F.layer_norm(x, (4, 2, 3), *p),
+            [x, *params],
+            g,
+        )
+    _assert_same_forward_and_backward(
+        lambda x, *p: bn.layer_norm(x, (2, 3), *p), lambda x, *p: F.layer_norm(x, (2, 3), *p),
+        [x, torch.rand(2, 3, generator=g) + 0.5, torch.randn(2, 3, generator=g)], g,
+    )  # fmt: skip
+    _assert_same_forward_and_backward(
+        lambda x, *p: bn.group_norm(x, 2, *p), lambda x, *p: F.group_norm(x, 2, *p),
+        [x, *gn_p], g,
+    )  # fmt: skip
+
+
 def test_layer_and_group_norm_pass_gradcheck_and_do_not_use_the_batch():
     x = torch.randn(3, 4, 2, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a: bn.layer_norm(a, (4, 2, 2)), (x,))
