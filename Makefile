@@ -93,7 +93,7 @@ $(BASELINE_KERNEL): $(INSTALLED) Makefile
 
 test: $(INSTALLED) system-deps lint book $(BASELINE_KERNEL)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder \
-	  --nbval-lax --nbval-kernel-name mlnotes-baseline tests book
+	  --nbval-lax --nbval-kernel-name mlnotes-baseline --durations=30 tests book
 
 bench: $(INSTALLED) $(VENDOR)
 	$(BIN)/python benchmarks/run.py

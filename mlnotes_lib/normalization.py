@@ -167,24 +167,24 @@ class _GroupNorm(torch.autograd.Function):
         dy = dy.contiguous().view_as(x4)
         n = x4.shape[0]
         k = x4.shape[2] * x4.shape[3]
-        want_gamma = gamma is not None and ctx.needs_input_grad[1]
-        want_beta = ctx.has_beta and ctx.needs_input_grad[2]
         dx = torch.empty_like(x4)
-        dgamma = x4.new_zeros((1, *x4.shape[1:3], 1)) if want_gamma else None
-        dbeta = x4.new_zeros((1, *x4.shape[1:3], 1)) if want_beta else None
+        ds_all = x4.new_empty((*x4.shape[:3], 1))  # per (sample, channel): sum of dy * x
+        db_all = torch.empty_like(ds_all)  # and sum of dy
+        scale = rstd if gamma is None else rstd * gamma  # (N, G, C/G, 1)
         for s in _blocks(n, x4[0].numel()):
             xb, dyb, mb, rb = x4[s], dy[s], mean[s], rstd[s]
             dxb = torch.mul(dyb, xb, out=dx[s])  # dy * x first, then overwritten by dx
-            ds, db = dxb.sum(3, keepdim=True), dyb.sum(3, keepdim=True)  # (n, G, C/G, 1) each
-            if want_gamma:
-                dgamma.add_(((ds - db * mb) * rb).sum(0, keepdim=True))
-            if want_beta:
-                dbeta.add_(db.sum(0, keepdim=True))
+            ds = torch.sum(dxb, 3, keepdim=True, out=ds_all[s])
+            db = torch.sum(dyb, 3, keepdim=True, out=db_all[s])
             if gamma is not None:
                 ds, db = ds * gamma, db * gamma
             b, c = _input_coefficients(ds.sum(2, keepdim=True), db.sum(2, keepdim=True), mb, rb, k)
-            torch.mul(xb, b, out=dxb).add_(c)
-            dxb.addcmul_(dyb, rb if gamma is None else rb * gamma)
+            torch.mul(xb, b, out=dxb).add_(c).addcmul_(dyb, scale[s])
+        dgamma = dbeta = None  # once for all samples, from the per-channel sums
+        if gamma is not None and ctx.needs_input_grad[1]:
+            dgamma = ((ds_all - db_all * mean) * rstd).sum(0, keepdim=True)  # (1, G, C/G, 1)
+        if ctx.has_beta and ctx.needs_input_grad[2]:
+            dbeta = db_all.sum(0, keepdim=True)
         return dx, dgamma, dbeta, None
 
 
