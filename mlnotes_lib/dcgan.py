@@ -529,7 +529,7 @@ def ablation_networks(
 
 
 def ablation_outcome(
-    late_d_fake: float, diversity: float, *, stall_d_fake: float = 0.05,
+    late_d_fake: float, diversity: float, *, stall_d_fake: float = 0.02,
     collapse_diversity: float = 0.5,
 ) -> str:  # fmt: skip
     """``"collapse"``, ``"stall"`` or ``"train"``: the outcome of a run, by two rules.

@@ -4,6 +4,8 @@ with a plainly written torch network, training, and bit-exact checkpoint/resume.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from mlnotes_lib.gan import discriminator_loss, generator_loss
 from mlnotes_lib.plots import dcgan as pdcgan
 
 ASSETS = Path(dcgan.__file__).parent / "assets"
+OUTCOMES = ("train", "stall", "collapse")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -464,6 +467,48 @@ def test_ablation_outcome_rules_and_a_tiny_sweep_record():
     assert rerun["d_fake"] == record["runs"][0]["d_fake"]
     fig = pdcgan.ablation_figure(results["DCGAN"])
     assert len(fig.axes) == 2
+
+
+ABLATION_RECORD = ASSETS / "dcgan_ablations.json"
+
+
+def test_ablation_record_counts_follow_from_its_runs_by_the_default_rules():
+    record = json.loads(ABLATION_RECORD.read_text())
+    cfg = xdcgan.AblationConfig()
+    assert record["config"] == dataclasses.asdict(cfg)  # the book's record is the code's defaults
+    assert ABLATION_RECORD.stat().st_size < 300_000
+    seeds = sorted({r["seed"] for r in record["runs"]})
+    assert len(record["runs"]) == len(xdcgan.ABLATIONS) * len(seeds) and len(seeds) >= 5
+    rules = {"stall_d_fake": cfg.stall_d_fake, "collapse_diversity": cfg.collapse_diversity}
+    for run in record["runs"]:
+        assert run["outcome"] == dcgan.ablation_outcome(
+            run["late_d_fake"], run["diversity"], **rules
+        )
+        # the late mean is the mean of the last window's 10-step blocks (rounded to 1e-4)
+        late = sum(run["d_fake"][-cfg.window // 10 :]) / (cfg.window // 10)
+        assert len(run["d_fake"]) == cfg.steps // 10 and abs(late - run["late_d_fake"]) < 1e-4
+    for variant in xdcgan.ABLATIONS:
+        outcomes = [r["outcome"] for r in record["runs"] if r["variant"] == variant]
+        assert record["counts"][variant] == {o: outcomes.count(o) for o in OUTCOMES}
+    results = xdcgan.ablation_results(record)
+    assert results["DCGAN"]["samples"].shape == (16, 1, 32, 32)
+
+
+def test_ablation_record_starts_as_the_code_trains_today():
+    """The first 20 steps of each variant's seed-0 run, rerun, match the record's curves.
+
+    A full rerun costs ~3 CPU minutes, and its floats differ across CPU kernels (AVX2,
+    AVX-512, ARM); over 20 steps those differences stay ~1e-6, far below the 2e-3 allowed,
+    while a different seed, batch order, network or loss moves the 10-step means by > 0.01.
+    """
+    record = json.loads(ABLATION_RECORD.read_text())
+    X, _ = load_mnist(pad=True, value_range=(-1.0, 1.0))
+    prefix = dataclasses.replace(xdcgan.AblationConfig(), steps=20, window=20)
+    for variant in xdcgan.ABLATIONS:
+        run = next(r for r in record["runs"] if r["variant"] == variant and r["seed"] == 0)
+        rerun = xdcgan.run_ablation(variant, 0, X, prefix)
+        for key in ("d_real", "d_fake"):
+            assert_close(rerun[key], run[key][:2], atol=2e-3, rtol=0)
 
 
 # -------------------------------------------------------------------------- exercises
