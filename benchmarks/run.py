@@ -143,9 +143,11 @@ def _load_throttled(browser, url: str) -> dict:
     cdp.on("Network.loadingFinished", lambda e: transferred.append(e["encodedDataLength"]))
     page.goto(url, wait_until="commit")
     interactive = None
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     try:
         page.wait_for_load_state("domcontentloaded", timeout=STALL_S * 1000)
-    except Exception:  # playwright's TimeoutError: see _measure_page
+    except PlaywrightTimeout:  # a stalled load: see _measure_page; other errors propagate
         context.close()
         return None
     if "mlnotes-explorer" in page.content():  # a chapter with sliders
