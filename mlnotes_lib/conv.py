@@ -358,46 +358,65 @@ def same_padding(f: int, d: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+#: Output elements per block of :class:`_ShiftedMatmul` (1 MiB of float32): a block stays in
+#: the cache while all ``kH * kW`` taps add into it, instead of streaming the whole output
+#: through memory once per tap.
+_BLOCK_ELEMENTS = 1 << 18
+
+
 class _ShiftedMatmul(torch.autograd.Function):
     """Stride-1 convolution of a padded input as ``kH * kW`` shifted matrix products.
 
-    In channels-last layout, flattened to rows ``(N * Hp * Wp, C)``, the input of tap
-    ``(i, j)`` for every output is one contiguous slice, shifted by ``i*dh*Wp + j*dw`` rows
-    (rows that run past the right edge compute values that are then dropped). Each tap is
-    one ``addmm`` on a view, in both passes; the backward is written out, because autograd
-    through the slices would allocate a full-size gradient per tap.
+    With the channels first and every image's pixels side by side, ``(C, N * Hp * Wp)``, the
+    input of tap ``(i, j)`` for every output is one column slice, shifted by
+    ``i*dh*Wp + j*dw`` (columns that run past an image's right edge compute values that are
+    then dropped). Each tap is one ``addmm`` of the ``(C_out, C_in)`` tap matrix with a view
+    of the input, in both passes, block by block of columns (``_BLOCK_ELEMENTS``). The
+    backward is written out, because autograd through the slices would allocate a full-size
+    gradient per tap.
     """
 
     @staticmethod
     def forward(ctx, xp, weight, dh: int, dw: int):
         n, c, hp, wp = xp.shape
         co, _, kh, kw = weight.shape
-        xs = xp.permute(0, 2, 3, 1).reshape(n * hp * wp, c)  # (N*Hp*Wp, C), channels last
+        xs = xp.transpose(0, 1).reshape(c, n * hp * wp)  # (C, N*Hp*Wp)
         offsets = [i * dh * wp + j * dw for i in range(kh) for j in range(kw)]
-        rows = n * hp * wp - offsets[-1]
-        taps = weight.permute(2, 3, 1, 0).reshape(kh * kw, c, co)  # (taps, C_in, C_out)
-        out = xs.new_empty(n * hp * wp, co)  # rows past `rows` are never valid outputs
-        torch.mm(xs[:rows], taps[0], out=out[:rows])  # tap (0, 0) has offset 0
-        for tap, off in zip(taps[1:], offsets[1:], strict=True):
-            out[:rows].addmm_(xs[off : off + rows], tap)
+        cols = n * hp * wp - offsets[-1]
+        taps = weight.permute(2, 3, 0, 1).reshape(kh * kw, co, c)  # (taps, C_out, C_in)
+        out = xs.new_empty(co, n * hp * wp)  # columns past `cols` are never valid outputs
+        for a, b in _column_blocks(cols, max(c, co)):
+            block = out[:, a:b]
+            torch.mm(taps[0], xs[:, a:b], out=block)  # tap (0, 0) has offset 0
+            for tap, off in zip(taps[1:], offsets[1:], strict=True):
+                block.addmm_(tap, xs[:, a + off : b + off])
         ctx.save_for_backward(xs, taps)
         ho, wo = hp - dh * (kh - 1), wp - dw * (kw - 1)
-        ctx.meta = (xp.shape, weight.shape, offsets, rows, ho, wo)
-        return out.view(n, hp, wp, co)[:, :ho, :wo].permute(0, 3, 1, 2)  # (N, C_out, Ho, Wo)
+        ctx.meta = (xp.shape, weight.shape, offsets, cols, ho, wo)
+        return out.view(co, n, hp, wp)[:, :, :ho, :wo].transpose(0, 1)  # (N, C_out, Ho, Wo)
 
     @staticmethod
     def backward(ctx, grad):
         xs, taps = ctx.saved_tensors
-        (n, c, hp, wp), (co, _, kh, kw), offsets, rows, ho, wo = ctx.meta
-        g = grad.new_zeros(n, hp, wp, co)  # zeros where the forward dropped its rows
-        g[:, :ho, :wo] = grad.permute(0, 2, 3, 1)
-        g = g.view(n * hp * wp, co)[:rows]
-        gx, gw = xs.new_zeros(n * hp * wp, c), torch.empty_like(taps)
-        for t, off in enumerate(offsets):
-            gx[off : off + rows].addmm_(g, taps[t].t())
-            torch.mm(xs[off : off + rows].t(), g, out=gw[t])
-        gx = gx.view(n, hp, wp, c).permute(0, 3, 1, 2)
+        (n, c, hp, wp), (co, _, kh, kw), offsets, cols, ho, wo = ctx.meta
+        g = grad.new_zeros(co, n, hp, wp)  # zeros where the forward dropped its columns
+        g[:, :, :ho, :wo] = grad.transpose(0, 1)
+        g = g.view(co, n * hp * wp)
+        gx, gw = xs.new_zeros(c, n * hp * wp), taps.new_zeros(len(offsets), c, co)
+        taps_t = taps.transpose(1, 2)  # (taps, C_in, C_out)
+        for a, b in _column_blocks(cols, max(c, co)):
+            g_block = g[:, a:b]
+            for t, off in enumerate(offsets):
+                gx[:, a + off : b + off].addmm_(taps_t[t], g_block)
+                gw[t].addmm_(xs[:, a + off : b + off], g_block.t())
+        gx = gx.view(c, n, hp, wp).transpose(0, 1)
         return gx, gw.view(kh, kw, c, co).permute(3, 2, 0, 1), None, None
+
+
+def _column_blocks(cols: int, height: int) -> list[tuple[int, int]]:
+    """``range(cols)`` in blocks of about ``_BLOCK_ELEMENTS / height`` columns."""
+    step = max(1, _BLOCK_ELEMENTS // height)
+    return [(a, min(a + step, cols)) for a in range(0, cols, step)]
 
 
 def conv2d(
@@ -473,12 +492,16 @@ def conv2d(
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
-def _pad_or_crop(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
-    """Zero-pad the last two dimensions; a negative amount crops that side instead."""
+def _insert_zeros_and_pad(x: torch.Tensor, s, before, after) -> torch.Tensor:
+    """``s - 1`` zeros between neighbouring cells of the last two dimensions, then ``before``
+    and ``after`` zeros on each side (a negative amount crops that side), in one copy."""
     h, w = x.shape[-2:]
-    x = x[..., max(-top, 0) : h - max(-bottom, 0), max(-left, 0) : w - max(-right, 0)]
-    pads = tuple(max(v, 0) for v in (left, right, top, bottom))
-    return pad2d(x, pads) if any(pads) else x
+    hz, wz = s[0] * (h - 1) + 1, s[1] * (w - 1) + 1
+    (t, l), (b, r) = ((max(v, 0) for v in side) for side in (before, after))
+    z = x.new_zeros(*x.shape[:-2], hz + t + b, wz + l + r)
+    z[..., t : t + hz : s[0], l : l + wz : s[1]] = x
+    (ct, cl), (cb, cr) = ((max(-v, 0) for v in side) for side in (before, after))
+    return z[..., ct : z.shape[-2] - cb, cl : z.shape[-1] - cr]
 
 
 def conv_transpose2d(
@@ -534,11 +557,8 @@ def conv_transpose2d(
             )
         if s[i] * (x.shape[2 + i] - 1) - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 < 1:
             raise ValueError(f"padding {p[i]} removes the whole output")
-    n, c, h, w = x.shape
-    z = x.new_zeros(n, c, s[0] * (h - 1) + 1, s[1] * (w - 1) + 1)
-    z[:, :, :: s[0], :: s[1]] = x  # the zero-inserted input
     qh, qw = d[0] * (k[0] - 1) - p[0], d[1] * (k[1] - 1) - p[1]
-    z = _pad_or_crop(z, qw, qw + op[1], qh, qh + op[0])
+    z = _insert_zeros_and_pad(x, s, (qh, qw), (qh + op[0], qw + op[1]))  # steps 1 and 2
     flipped = weight.flip(-2, -1).transpose(0, 1)  # (C_out, C_in, kH, kW)
     return conv2d(z, flipped, bias, stride=1, padding=0, dilation=d)
 

@@ -50,6 +50,24 @@ def test_conv2d_matches_f_conv2d_forward_and_backward(stride):
     assert checked > 10
 
 
+@pytest.mark.parametrize("block", [1, 7, 40])
+def test_stride_1_convolutions_match_torch_when_worked_in_many_small_blocks(monkeypatch, block):
+    """The stride-1 path works block by block of columns (1 MiB each); tiny blocks, with an
+    uneven last one, give the same values and gradients (taps reach across block edges)."""
+    monkeypatch.setattr(conv, "_BLOCK_ELEMENTS", block)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    for ours_fn, ref_fn, w_shape, kw in [
+        (conv.conv2d, F.conv2d, (4, 3, 3, 2), {"padding": 1, "dilation": (1, 2)}),
+        (conv.conv_transpose2d, F.conv_transpose2d, (3, 4, 3, 3), {"stride": 2, "padding": 1}),
+    ]:
+        w = torch.randn(*w_shape, dtype=torch.float64, generator=gen, requires_grad=True)
+        ours, ref = ours_fn(x, w, **kw), ref_fn(x, w, **kw)
+        torch.testing.assert_close(ours, ref)
+        g = torch.randn(ref.shape, dtype=torch.float64, generator=gen)
+        torch.testing.assert_close(_grads(ours, (x, w), g), _grads(ref, (x, w), g))
+
+
 def test_conv2d_matches_nn_conv2d_in_float32_on_a_batch():
     layer = nn.Conv2d(16, 8, 3, padding=1)
     x = torch.randn(4, 16, 20, 20, requires_grad=True)
