@@ -359,8 +359,7 @@ def same_padding(f: int, d: int = 1) -> tuple[int, int]:
 
 
 #: Output elements per block of :class:`_ShiftedMatmul` (1 MiB of float32): a block stays in
-#: the cache while all ``kH * kW`` taps add into it, instead of streaming the whole output
-#: through memory once per tap.
+#: the cache while all ``kH * kW`` taps add into it, instead of going to memory once per tap.
 _BLOCK_ELEMENTS = 1 << 18
 
 
@@ -371,9 +370,8 @@ class _ShiftedMatmul(torch.autograd.Function):
     input of tap ``(i, j)`` for every output is one column slice, shifted by
     ``i*dh*Wp + j*dw`` (columns that run past an image's right edge compute values that are
     then dropped). Each tap is one ``addmm`` of the ``(C_out, C_in)`` tap matrix with a view
-    of the input, in both passes, block by block of columns (``_BLOCK_ELEMENTS``). The
-    backward is written out, because autograd through the slices would allocate a full-size
-    gradient per tap.
+    of the input, in both passes, block by block of columns. The backward is written out:
+    autograd through the slices would allocate a full-size gradient per tap.
     """
 
     @staticmethod
@@ -403,19 +401,16 @@ class _ShiftedMatmul(torch.autograd.Function):
         g[:, :, :ho, :wo] = grad.transpose(0, 1)
         g = g.view(co, n * hp * wp)
         gx, gw = xs.new_zeros(c, n * hp * wp), taps.new_zeros(len(offsets), c, co)
-        taps_t = taps.transpose(1, 2)  # (taps, C_in, C_out)
         for a, b in _column_blocks(cols, max(c, co)):
-            g_block = g[:, a:b]
-            for t, off in enumerate(offsets):
-                gx[:, a + off : b + off].addmm_(taps_t[t], g_block)
-                gw[t].addmm_(xs[:, a + off : b + off], g_block.t())
+            for t, off in enumerate(offsets):  # taps[t].t() is (C_in, C_out)
+                gx[:, a + off : b + off].addmm_(taps[t].t(), g[:, a:b])
+                gw[t].addmm_(xs[:, a + off : b + off], g[:, a:b].t())
         gx = gx.view(c, n, hp, wp).transpose(0, 1)
         return gx, gw.view(kh, kw, c, co).permute(3, 2, 0, 1), None, None
 
 
 def _column_blocks(cols: int, height: int) -> list[tuple[int, int]]:
-    """``range(cols)`` in blocks of about ``_BLOCK_ELEMENTS / height`` columns."""
-    step = max(1, _BLOCK_ELEMENTS // height)
+    step = max(1, _BLOCK_ELEMENTS // height)  # about _BLOCK_ELEMENTS per block
     return [(a, min(a + step, cols)) for a in range(0, cols, step)]
 
 
@@ -495,8 +490,7 @@ def conv2d(
 def _insert_zeros_and_pad(x: torch.Tensor, s, before, after) -> torch.Tensor:
     """``s - 1`` zeros between neighbouring cells of the last two dimensions, then ``before``
     and ``after`` zeros on each side (a negative amount crops that side), in one copy."""
-    h, w = x.shape[-2:]
-    hz, wz = s[0] * (h - 1) + 1, s[1] * (w - 1) + 1
+    hz, wz = (s[i] * (x.shape[i - 2] - 1) + 1 for i in range(2))
     (t, l), (b, r) = ((max(v, 0) for v in side) for side in (before, after))
     z = x.new_zeros(*x.shape[:-2], hz + t + b, wz + l + r)
     z[..., t : t + hz : s[0], l : l + wz : s[1]] = x
