@@ -83,3 +83,10 @@ def forward_moved(module: str, target: str, names) -> Callable[[str], Any]:
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def blocks(items: int, item_elements: int, block_elements: int) -> list[slice]:
+    """Slices of ``range(items)``, each about ``block_elements`` elements (at least one item)
+    when an item holds ``item_elements``: the blocks of a cache-blocked kernel."""
+    step = max(1, block_elements // max(1, item_elements))
+    return [slice(i, min(i + step, items)) for i in range(0, items, step)]

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from mlnotes_lib._common import blocks
+
 __all__ = [
     "PAD_MODES",
     "TORCH_PAD_MODE",
@@ -383,7 +385,8 @@ class _ShiftedMatmul(torch.autograd.Function):
         cols = n * hp * wp - offsets[-1]
         taps = weight.permute(2, 3, 0, 1).reshape(kh * kw, co, c)  # (taps, C_out, C_in)
         out = xs.new_empty(co, n * hp * wp)  # columns past `cols` are never valid outputs
-        for a, b in _column_blocks(cols, max(c, co)):
+        for cb in blocks(cols, max(c, co), _BLOCK_ELEMENTS):  # column blocks
+            a, b = cb.start, cb.stop
             block = out[:, a:b]
             torch.mm(taps[0], xs[:, a:b], out=block)  # tap (0, 0) has offset 0
             for tap, off in zip(taps[1:], offsets[1:], strict=True):
@@ -401,17 +404,13 @@ class _ShiftedMatmul(torch.autograd.Function):
         g[:, :, :ho, :wo] = grad.transpose(0, 1)
         g = g.view(co, n * hp * wp)
         gx, gw = xs.new_zeros(c, n * hp * wp), taps.new_zeros(len(offsets), c, co)
-        for a, b in _column_blocks(cols, max(c, co)):
+        for cb in blocks(cols, max(c, co), _BLOCK_ELEMENTS):
+            a, b = cb.start, cb.stop
             for t, off in enumerate(offsets):  # taps[t].t() is (C_in, C_out)
                 gx[:, a + off : b + off].addmm_(taps[t].t(), g[:, a:b])
                 gw[t].addmm_(xs[:, a + off : b + off], g[:, a:b].t())
         gx = gx.view(c, n, hp, wp).transpose(0, 1)
         return gx, gw.view(kh, kw, c, co).permute(3, 2, 0, 1), None, None
-
-
-def _column_blocks(cols: int, height: int) -> list[tuple[int, int]]:
-    step = max(1, _BLOCK_ELEMENTS // height)  # about _BLOCK_ELEMENTS per block
-    return [(a, min(a + step, cols)) for a in range(0, cols, step)]
 
 
 def conv2d(

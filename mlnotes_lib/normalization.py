@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from mlnotes_lib._common import blocks
+
 __all__ = ["GroupNorm", "LayerNorm", "group_norm", "layer_norm"]
 
 
@@ -48,10 +50,9 @@ def _check_param(name: str, t: Tensor | None, shape: tuple[int, ...]) -> None:
 _BLOCK_ELEMENTS = 1 << 18
 
 
-def _blocks(rows: int, row_elements: int):
+def _blocks(rows: int, row_elements: int) -> list[slice]:
     """Slices of ``range(rows)``, each about ``_BLOCK_ELEMENTS`` elements (at least a row)."""
-    step = max(1, _BLOCK_ELEMENTS // max(1, row_elements))
-    return [slice(i, min(i + step, rows)) for i in range(0, rows, step)]
+    return blocks(rows, row_elements, _BLOCK_ELEMENTS)
 
 
 def _row_stats(x2: Tensor, eps: float) -> tuple[Tensor, Tensor]:
