@@ -120,6 +120,9 @@ def lab(tmp_path_factory):
         "JUPYTER_RUNTIME_DIR": str(work / ".runtime"),
         "JUPYTERLAB_WORKSPACES_DIR": str(work / ".workspaces"),
         "JUPYTERLAB_SETTINGS_DIR": str(work / ".settings"),
+        # One torch thread per kernel: a chapter runs while the next one starts and pytest's
+        # other worker is busy; on a 2-core machine more threads only wait for each other.
+        "OMP_NUM_THREADS": "1",
     }
     cmd = [
         sys.executable, "-m", "jupyterlab", "--no-browser",
