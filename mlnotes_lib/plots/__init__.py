@@ -115,17 +115,16 @@ def figure_png(fig: Figure) -> tuple[bytes, dict]:
 
     from PIL import Image, PngImagePlugin
 
+    from mlnotes_lib.plots.frames import _palette_png
+
     dpi = fig.get_dpi()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi * PIXEL_RATIO, metadata={"Software": None})
     img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    pal = img.quantize(colors=192, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     info = PngImagePlugin.PngInfo()
     info.add_text("Description", describe_figure(fig))
-    out = io.BytesIO()
-    pal.save(out, format="png", optimize=True, pnginfo=info)
     width, height = img.size
-    return out.getvalue(), {"width": width // PIXEL_RATIO, "height": height // PIXEL_RATIO}
+    return _palette_png(img, info), {"width": width // PIXEL_RATIO, "height": height // PIXEL_RATIO}
 
 
 def figure(
