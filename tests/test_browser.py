@@ -357,8 +357,64 @@ def test_sidebar_collapses_on_desktop(browser, book_subpath_server):
         context.close()
 
 
+EXPERIMENT_JS = """
+(exp) => {
+  const visible = (e) => e && e.offsetParent !== null
+    && getComputedStyle(e).visibility !== 'hidden';
+  const note = exp.querySelector('.mlnotes-static-note');
+  const firstControl = exp.querySelector(
+    '.widget-slider, .widget-dropdown, .widget-toggle-buttons');
+  return {
+    run_visible: [...exp.querySelectorAll('button')].some(
+      (b) => visible(b) && /Run/.test(b.textContent)),
+    note: note && visible(note) ? note.textContent : null,
+    note_above_controls: !!(note && firstControl && (note.compareDocumentPosition(firstControl)
+        & Node.DOCUMENT_POSITION_FOLLOWING)),
+    live_controls_enabled: [...exp.querySelectorAll('.mlnotes-needs-kernel')].filter((c) =>
+        [...c.querySelectorAll('input, select, button')].some((i) => !i.disabled)
+        || [...c.querySelectorAll('.noUi-handle')].some((h) => h.tabIndex >= 0)).length,
+    live_controls: exp.querySelectorAll('.mlnotes-needs-kernel').length,
+    stretched: [...exp.querySelectorAll('img')].filter((i) => visible(i)
+        && i.getBoundingClientRect().width > i.naturalWidth / 2 + 1).length,
+  };
+}
+"""
+
+
+def _static_experiment_problems(page) -> list[str]:
+    """An experiment in the static book is honest about needing a kernel: no Run button,
+    its note above the controls, live controls disabled, its precomputed grid switching."""
+    problems = []
+    experiments = page.locator(".mlnotes-experiment")
+    if experiments.count():
+        page.wait_for_selector(".mlnotes-experiment .widget-image >> visible=true", timeout=30_000)
+    for i in range(experiments.count()):
+        exp = experiments.nth(i)
+        exp.scroll_into_view_if_needed()
+        state = exp.evaluate(EXPERIMENT_JS)
+        checks = {
+            "Run shows without a kernel": not state["run_visible"],
+            "no note that a kernel is needed": bool(state["note"]) and "kernel" in state["note"],
+            "the note is not above the controls": state["note_above_controls"],
+            "live controls enabled": state["live_controls_enabled"] == 0,
+            "no controls": bool(state["live_controls"] or exp.locator(SLIDER).count()),
+            "its figure is stretched": state["stretched"] == 0,
+        }
+        problems += [f"experiment {i}: {what} ({state})" for what, ok in checks.items() if not ok]
+        grid = exp.locator(f".widget-slider:not(.mlnotes-needs-kernel) :is({SLIDER})")
+        if grid.count():  # a precomputed grid switches like an explorer
+            before = shown_image(exp)
+            grid.first.focus()
+            grid.first.press("ArrowRight")
+            if wait_for_new_image(page, exp, before, 2) == before:
+                grid.first.press("ArrowLeft")
+            if wait_for_new_image(page, exp, before) == before:
+                problems.append(f"experiment {i}: the precomputed grid does not switch")
+    return problems
+
+
 @pytest.mark.parametrize("chapter", chapter_notebooks())
-def test_sliders_change_the_figure_without_a_kernel(browser, book_subpath_server, chapter):
+def test_widgets_work_without_a_kernel(browser, book_subpath_server, chapter):
     page, context, blocked, errors = open_offline(browser, f"{book_subpath_server}/{chapter}.html")
     try:
         page.wait_for_selector(f".mlnotes-explorer :is({SLIDER})", timeout=30_000)
@@ -400,67 +456,10 @@ def test_sliders_change_the_figure_without_a_kernel(browser, book_subpath_server
                 assert wait_for_new_image(page, explorer, after) != after, (
                     "widget 0: a click did not change the figure"
                 )
+        problems = _static_experiment_problems(page)  # on the same page: one load
+        assert not problems, problems
         assert not blocked, f"requests left the book's host: {blocked}"
         assert not errors, f"JavaScript errors: {errors}"
-    finally:
-        context.close()
-
-
-EXPERIMENT_JS = """
-(exp) => {
-  const visible = (e) => e && e.offsetParent !== null
-    && getComputedStyle(e).visibility !== 'hidden';
-  const note = exp.querySelector('.mlnotes-static-note');
-  const firstControl = exp.querySelector(
-    '.widget-slider, .widget-dropdown, .widget-toggle-buttons');
-  return {
-    run_visible: [...exp.querySelectorAll('button')].some(
-      (b) => visible(b) && /Run/.test(b.textContent)),
-    note: note && visible(note) ? note.textContent : null,
-    note_above_controls: !!(note && firstControl && (note.compareDocumentPosition(firstControl)
-        & Node.DOCUMENT_POSITION_FOLLOWING)),
-    live_controls_enabled: [...exp.querySelectorAll('.mlnotes-needs-kernel')].filter((c) =>
-        [...c.querySelectorAll('input, select, button')].some((i) => !i.disabled)
-        || [...c.querySelectorAll('.noUi-handle')].some((h) => h.tabIndex >= 0)).length,
-    live_controls: exp.querySelectorAll('.mlnotes-needs-kernel').length,
-    stretched: [...exp.querySelectorAll('img')].filter((i) => visible(i)
-        && i.getBoundingClientRect().width > i.naturalWidth / 2 + 1).length,
-  };
-}
-"""
-
-
-@pytest.mark.parametrize("chapter", chapter_notebooks())
-def test_static_experiments_are_honest(browser, book_subpath_server, chapter):
-    page, context, _blocked, _errors = open_offline(
-        browser, f"{book_subpath_server}/{chapter}.html"
-    )
-    try:
-        if "mlnotes-experiment" not in page.content():
-            pytest.skip("no experiment widget in this chapter")
-        page.wait_for_selector(".mlnotes-experiment .widget-image >> visible=true", timeout=30_000)
-        experiments = page.locator(".mlnotes-experiment")
-        for i in range(experiments.count()):
-            exp = experiments.nth(i)
-            exp.scroll_into_view_if_needed()
-            state = exp.evaluate(EXPERIMENT_JS)
-            assert not state["run_visible"], f"experiment {i}: Run shows without a kernel"
-            assert state["note"] and "kernel" in state["note"], f"experiment {i}: {state}"
-            assert state["note_above_controls"], f"experiment {i}: the note is not above"
-            assert state["live_controls_enabled"] == 0, f"experiment {i}: live controls enabled"
-            assert state["live_controls"] or exp.locator(SLIDER).count(), f"experiment {i}: {state}"
-            assert state["stretched"] == 0, f"experiment {i}: its figure is stretched"
-            grid = exp.locator(f".widget-slider:not(.mlnotes-needs-kernel) :is({SLIDER})")
-            if grid.count():  # a precomputed grid switches like an explorer
-                before = shown_image(exp)
-                grid.first.focus()
-                grid.first.press("ArrowRight")
-                grid.first.press("ArrowLeft") if wait_for_new_image(
-                    page, exp, before, 2
-                ) == before else None
-                assert wait_for_new_image(page, exp, before) != before, (
-                    f"experiment {i}: the precomputed grid does not switch"
-                )
     finally:
         context.close()
 

@@ -168,6 +168,7 @@ class Notebooks:
         if name in self.open:
             return
         # A workspace of its own (reset), or JupyterLab would reopen the other pages' notebooks.
+        t0 = time.perf_counter()
         page, context, blocked, _errors = open_offline(
             self.browser, f"{self.url}/lab/workspaces/{name}/tree/{name}.ipynb?reset"
         )
@@ -178,6 +179,7 @@ class Notebooks:
             timeout=120_000,
         )
         page.evaluate(START_RUN_ALL_JS)
+        print(f"[{name} opened in {time.perf_counter() - t0:.1f} s]", end=" ")
         self.open[name] = (page, context, blocked, time.perf_counter())
 
     def finish(self, name: str, timeout_s: float = RUN_ALL_TIMEOUT_S):
@@ -300,7 +302,9 @@ def test_chapter_runs_live_and_its_widgets_work(notebooks, chapter):
             "MyST shown as raw text (jupyterlab-myst?)": page.evaluate(RAW_MYST_JS),
         }
         if not any(problems.values()):
+            start = time.perf_counter()
             problems["explorers"] = _move_each_slider(page)
+            print(f"explorers {time.perf_counter() - start:.1f} s", end="; ")
             problems["experiments"] = _run_each_experiment(page)
             problems["tracebacks after the widgets ran"] = tracebacks(page)
         problems["requests that left 127.0.0.1"] = blocked
