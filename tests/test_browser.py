@@ -35,13 +35,13 @@ from conftest import chapter_notebooks, page_weight, toc_files
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = [390, 768, 1280]
+WIDTHS = PHONE, TABLET, DESKTOP = 390, 768, 1280
 # axe-core costs seconds per page: run it at the phone and desktop layouts (the tablet
 # layout is the phone's, with a wider column).
-AXE_WIDTHS = [390, 1280]
+AXE_WIDTHS = [PHONE, DESKTOP]
 # Colour contrast is a property of the theme's colours, which no width changes (its media
 # queries move and hide boxes, never recolour them), and it is most of axe's time on a
-# chapter page (every highlighted token of the code is a text to check): it runs at 1280 px.
+# chapter page (every highlighted token of the code is a text to check): it runs at DESKTOP.
 COLOR_RULES = ("color-contrast",)
 # Page weight as a reader's browser downloads it from a static host: every file the page
 # loads, gzip-compressed (the widget PNGs live inside the HTML as base64 text).
@@ -233,7 +233,7 @@ def local_links(page) -> list[str]:
 PAGES_AND_WIDTHS = [
     (page, widths)
     for page in toc_files()
-    for widths in ((390,) if page.startswith("book/api/") else (390, 768), (1280,))
+    for widths in ((PHONE,) if page.startswith("book/api/") else (PHONE, TABLET), (DESKTOP,))
 ]
 
 
@@ -246,7 +246,7 @@ def _layout_problems(page) -> dict[str, list]:
 
 
 def _desktop_problems(page) -> dict[str, list]:
-    """Checks of what no width changes (the text, images, weight, links): at 1280 px."""
+    """Checks of what no width changes (the text, images, weight, links): at DESKTOP."""
     problems = {}
     prose = page.evaluate(PROSE_TEXT_JS)
     problems["TeX left as text"] = [
@@ -306,10 +306,10 @@ def test_page_reads_well_at_every_width(browser, book_subpath_server, page_path,
             problems["JavaScript errors or missing assets"] = list(errors)
             if width in AXE_WIDTHS:
                 problems["axe critical/serious"] = axe_violations(
-                    page, skip=() if width == 1280 else COLOR_RULES
+                    page, skip=() if width == DESKTOP else COLOR_RULES
                 )
                 errors.clear()  # axe's CSSOM preload re-fetches @imports relative to the page
-            if width == 1280:
+            if width == DESKTOP:
                 problems |= _desktop_problems(page)
             bad |= {f"{k} at {width} px": v for k, v in problems.items() if v}
         assert not bad, f"{page_path}: {bad}"
@@ -317,7 +317,7 @@ def test_page_reads_well_at_every_width(browser, book_subpath_server, page_path,
         context.close()
 
 
-@pytest.mark.parametrize("width", [390, 768])
+@pytest.mark.parametrize("width", [PHONE, TABLET])
 def test_drawers_open_and_close_on_phones_and_tablets(browser, book_subpath_server, width):
     chapter = chapter_notebooks()[0]
     page, context, _blocked, errors = open_offline(
@@ -342,7 +342,7 @@ def test_drawers_open_and_close_on_phones_and_tablets(browser, book_subpath_serv
 
 def test_sidebar_collapses_on_desktop(browser, book_subpath_server):
     page, context, _blocked, _errors = open_offline(
-        browser, f"{book_subpath_server}/{chapter_notebooks()[0]}.html", width=1280
+        browser, f"{book_subpath_server}/{chapter_notebooks()[0]}.html", width=DESKTOP
     )
     try:
         sidebar = page.locator("#pst-primary-sidebar")

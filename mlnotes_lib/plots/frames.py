@@ -51,9 +51,9 @@ def figure_to_png(fig: Figure, *, dpi: int = 80, quantize: bool = True) -> bytes
 def _palette_png(img: PILImage.Image, pnginfo=None) -> bytes:
     """``img`` as a PNG of ``PALETTE_COLORS`` colours, no dithering.
 
-    Maximum coverage picks the palette: on the book's plots it is twice as fast as median
-    cut and closer to the original (the worst pixel a few levels off, where median cut
-    moves some by 40 of 255 on smooth colour maps).
+    Maximum coverage picks the palette: on the book's plots it quantizes 1.6-2 times as fast
+    as median cut and stays closer to the original (the worst pixel a few levels off, where
+    median cut moves some by 40 of 255 on smooth colour maps).
     """
     pal = img.quantize(
         colors=PALETTE_COLORS,
