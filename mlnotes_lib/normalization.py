@@ -13,7 +13,7 @@ Both kernels are our own torch code with an analytic backward pass (a custom aut
 function): two reductions that write nothing (the row sums of x and of x^2) give the mean
 and the variance, and the closed-form input gradient is written as ``dx = a * dy + b * x +
 c`` with per-row (or per-channel) coefficients, so that it costs a few passes over the
-tensors. Both are
+tensors and allocates nothing but ``dx``. Both are
 re-exported by :mod:`mlnotes_lib.batchnorm`, the public path. See book/batchnorm.ipynb.
 """
 
@@ -25,8 +25,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-
-from mlnotes_lib._common import blocks
 
 __all__ = ["GroupNorm", "LayerNorm", "group_norm", "layer_norm"]
 
@@ -44,34 +42,17 @@ def _check_param(name: str, t: Tensor | None, shape: tuple[int, ...]) -> None:
         raise ValueError(f"{name} must be a tensor of shape {shape}, got {got}")
 
 
-#: Rows are processed in blocks of about this many elements (1 MiB of float32): a block of
-#: x, dy and dx stays in the CPU's cache across the few passes each block needs, so that
-#: main memory is read about once per tensor, as a fused kernel reads it (cache blocking).
-_BLOCK_ELEMENTS = 1 << 18
-
-
-def _blocks(rows: int, row_elements: int) -> list[slice]:
-    """Slices of ``range(rows)``, each about ``_BLOCK_ELEMENTS`` elements (at least a row)."""
-    return blocks(rows, row_elements, _BLOCK_ELEMENTS)
-
-
 def _row_stats(x2: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """Row means and 1/sqrt(var + eps) of ``x2`` (M, K), both (M, 1).
 
     The variance is mean(x^2) - mean^2, from the row sums of x and of x^2: two reductions
-    that write nothing, where the two-pass mean((x - mean)^2) would write a centred copy;
-    block by block, the second reduction reads the block from the cache. It loses precision
-    only when a row's mean is many standard deviations from zero.
+    that write nothing, where the two-pass mean((x - mean)^2) would write a centred copy
+    (and ``torch.var_mean``'s Welford pass is many times slower on the CPU). It loses
+    precision only when a row's mean is many standard deviations from zero.
     """
-    m, k = x2.shape
-    mean = x2.new_empty(m, 1)
-    sq = x2.new_empty(m, 1)
-    for rows in _blocks(m, k):
-        xb = x2[rows]
-        torch.sum(xb, 1, keepdim=True, out=mean[rows])
-        torch.linalg.vector_norm(xb, dim=1, keepdim=True, out=sq[rows])
-    mean.div_(k)
-    sq.square_().div_(k)  # mean(x^2)
+    k = x2.shape[1]
+    mean = x2.sum(1, keepdim=True).div_(k)
+    sq = torch.linalg.vector_norm(x2, dim=1, keepdim=True).square_().div_(k)  # mean(x^2)
     var = (sq - mean.square()).clamp_min_(0.0)
     return mean, torch.rsqrt(var + eps)
 
@@ -87,22 +68,26 @@ def _input_coefficients(dsg, dbg, mean, rstd, k):
     return b, -b * mean - dbg * rstd / k
 
 
+# Both kernels allocate only their output (y forward, dx backward), as torch's fused kernels
+# do, and work on whole tensors: every pass is one multithreaded torch op. Cache-sized blocks
+# of rows were measured too (benchmarks/bench_batchnorm.py's shape, 2 cores): they multiply
+# the ops by the number of blocks, whose dispatch cost more than the cache saved (group
+# norm 1.1-1.2 times slower, layer norm no faster).
+
+
 class _LayerNorm(torch.autograd.Function):
     """Rows of ``x2`` (M, K) standardized, then ``* gamma + beta`` elementwise ((1, K) each)."""
 
     @staticmethod
     def forward(ctx, x2, gamma, beta, eps):
         mean, rstd = _row_stats(x2, eps)
-        y = torch.empty_like(x2)
-        for rows in _blocks(*x2.shape):
-            yb = torch.mul(x2[rows], rstd[rows], out=y[rows])
-            yb.sub_(mean[rows] * rstd[rows])  # x_hat; faster than addcmul with (M, 1) factors
-            if gamma is not None and beta is not None:
-                torch.addcmul(beta, yb, gamma, out=yb)
-            elif gamma is not None:
-                yb.mul_(gamma)
-            elif beta is not None:
-                yb.add_(beta)
+        y = torch.sub(x2, mean).mul_(rstd)  # x_hat
+        if gamma is not None and beta is not None:
+            torch.addcmul(beta, y, gamma, out=y)
+        elif gamma is not None:
+            y.mul_(gamma)
+        elif beta is not None:
+            y.add_(beta)
         ctx.save_for_backward(x2, gamma, mean, rstd)
         ctx.has_beta = beta is not None
         return y
@@ -112,34 +97,32 @@ class _LayerNorm(torch.autograd.Function):
     def backward(ctx, dy):
         x2, gamma, mean, rstd = ctx.saved_tensors
         dy = dy.contiguous()
-        m, k = x2.shape
+        k = x2.shape[1]
         want_gamma = gamma is not None and ctx.needs_input_grad[1]
         want_beta = ctx.has_beta and ctx.needs_input_grad[2]
-        dx = torch.empty_like(x2)
-        dgamma = x2.new_zeros(1, k) if want_gamma else None
-        dbeta = x2.new_zeros(1, k) if want_beta else None
-        g = None if gamma is None else gamma.view(-1)
-        for rows in _blocks(m, k):
-            xb, dyb, rb, mb = x2[rows], dy[rows], rstd[rows], mean[rows]
-            dxb = torch.mul(dyb, xb, out=dx[rows])  # dy * x first, then overwritten by dx
-            if g is not None:
-                dsg, dbg = (dxb @ g).view(-1, 1), (dyb @ g).view(-1, 1)  # (rows, 1) each
-            else:
-                dsg, dbg = dxb.sum(1, keepdim=True), dyb.sum(1, keepdim=True)
-            if want_gamma:  # sum over rows of dy * (x - mean) * rstd
-                dgamma.addmm_(rb.view(1, -1), dxb).addmm_((rb * mb).view(1, -1), dyb, alpha=-1)
-            if want_beta:
-                dbeta.add_(dyb.sum(0, keepdim=True))
-            b, c = _input_coefficients(dsg, dbg, mb, rb, k)
-            torch.mul(xb, b / rb, out=dxb).add_(c / rb)  # (b x + c) / rstd
-            if g is not None:
-                dxb.addcmul_(dyb, gamma)
-            else:
-                dxb.add_(dyb)
-            dxb.mul_(rb)
-        if dgamma is not None:
-            dgamma = dgamma.view_as(gamma)
-        return dx, dgamma, dbeta, None
+        dx = torch.mul(dy, x2)  # dy * x first, then overwritten by dx
+        if gamma is not None:
+            g = gamma.view(-1)
+            dsg, dbg = (dx @ g).view(-1, 1), (dy @ g).view(-1, 1)  # (M, 1) each
+        else:
+            dsg, dbg = dx.sum(1, keepdim=True), dy.sum(1, keepdim=True)
+        # dgamma = sum over rows of dy * (x - mean) * rstd; dbeta = sum over rows of dy
+        dgamma = dbeta = None
+        if want_gamma and want_beta:  # both sums over dy in one matrix product
+            sums = torch.cat([torch.ones_like(rstd), rstd * mean], 1).t() @ dy  # (2, K)
+            dbeta = sums[:1]
+            dgamma = torch.addmm(sums[1:], rstd.t(), dx, beta=-1).view_as(gamma)
+        elif want_gamma:
+            dgamma = torch.addmm((rstd * mean).t() @ dy, rstd.t(), dx, beta=-1).view_as(gamma)
+        elif want_beta:
+            dbeta = dy.sum(0, keepdim=True)
+        b, c = _input_coefficients(dsg, dbg, mean, rstd, k)
+        torch.mul(x2, b / rstd, out=dx).add_(c / rstd)  # (b x + c) / rstd
+        if gamma is not None:
+            dx.addcmul_(dy, gamma)
+        else:
+            dx.add_(dy)
+        return dx.mul_(rstd), dgamma, dbeta, None
 
 
 class _GroupNorm(torch.autograd.Function):
@@ -153,10 +136,7 @@ class _GroupNorm(torch.autograd.Function):
         mean, rstd = mean.view(n, groups, 1, 1), rstd.view(n, groups, 1, 1)
         scale = rstd if gamma is None else rstd * gamma  # (N, G, C/G, 1): one pass below
         shift = -mean * scale if beta is None else beta - mean * scale
-        y = torch.empty_like(x4)
-        for s in _blocks(n, x4[0].numel()):
-            # one fused addcmul is slower with (N, G, C/G, 1) factors
-            torch.mul(x4[s], scale[s], out=y[s]).add_(shift[s])
+        y = torch.mul(x4, scale).add_(shift)  # one fused addcmul is slower with these factors
         ctx.save_for_backward(x4, gamma, mean, rstd)
         ctx.has_beta = beta is not None
         return y
@@ -166,26 +146,20 @@ class _GroupNorm(torch.autograd.Function):
     def backward(ctx, dy):
         x4, gamma, mean, rstd = ctx.saved_tensors
         dy = dy.contiguous().view_as(x4)
-        n = x4.shape[0]
         k = x4.shape[2] * x4.shape[3]
-        dx = torch.empty_like(x4)
-        ds_all = x4.new_empty((*x4.shape[:3], 1))  # per (sample, channel): sum of dy * x
-        db_all = torch.empty_like(ds_all)  # and sum of dy
+        dx = torch.mul(dy, x4)  # dy * x first, then overwritten by dx
+        ds = dx.sum(3, keepdim=True)  # per (sample, channel): sum of dy * x
+        db = dy.sum(3, keepdim=True)  # and sum of dy
         scale = rstd if gamma is None else rstd * gamma  # (N, G, C/G, 1)
-        for s in _blocks(n, x4[0].numel()):
-            xb, dyb, mb, rb = x4[s], dy[s], mean[s], rstd[s]
-            dxb = torch.mul(dyb, xb, out=dx[s])  # dy * x first, then overwritten by dx
-            ds = torch.sum(dxb, 3, keepdim=True, out=ds_all[s])
-            db = torch.sum(dyb, 3, keepdim=True, out=db_all[s])
-            if gamma is not None:
-                ds, db = ds * gamma, db * gamma
-            b, c = _input_coefficients(ds.sum(2, keepdim=True), db.sum(2, keepdim=True), mb, rb, k)
-            torch.mul(xb, b, out=dxb).add_(c).addcmul_(dyb, scale[s])
+        dsg, dbg = (ds, db) if gamma is None else (ds * gamma, db * gamma)
+        b, c = _input_coefficients(dsg.sum(2, keepdim=True), dbg.sum(2, keepdim=True), mean,
+                                   rstd, k)  # fmt: skip
+        torch.mul(x4, b, out=dx).add_(c).addcmul_(dy, scale)
         dgamma = dbeta = None  # once for all samples, from the per-channel sums
         if gamma is not None and ctx.needs_input_grad[1]:
-            dgamma = ((ds_all - db_all * mean) * rstd).sum(0, keepdim=True)  # (1, G, C/G, 1)
+            dgamma = ((ds - db * mean) * rstd).sum(0, keepdim=True)  # (1, G, C/G, 1)
         if ctx.has_beta and ctx.needs_input_grad[2]:
-            dbeta = db_all.sum(0, keepdim=True)
+            dbeta = db.sum(0, keepdim=True)
         return dx, dgamma, dbeta, None
 
 
