@@ -94,7 +94,8 @@ def plot_gridworld(
         for c in range(ncol):
             letter = tiles[r, c]
             color = "white" if dark[r, c] else "black"
-            ax.text(c - 0.42, r - 0.42, letter, ha="left", va="top", fontsize=9, color=color)
+            ax.text(c - 0.42, r - 0.42, letter, ha="left", va="top", fontsize=9, color=color,
+                    in_layout=False)  # fmt: skip
             if values is not None and letter not in "HG":
                 ax.text(
                     c,
@@ -104,6 +105,7 @@ def plot_gridworld(
                     va="center",
                     fontsize=9,
                     color=color,
+                    in_layout=False,  # inside its cell: constrained layout need not measure it
                 )
     if Q is not None:
         q = np.asarray(Q, dtype=float)
@@ -120,6 +122,7 @@ def plot_gridworld(
                     xy=(c + 0.32 * dx, r + 0.32 * dy - 0.05),
                     xytext=(c, r - 0.05),
                     arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6},
+                    in_layout=False,
                 )
     if path is not None and len(path):
         rc = np.array([divmod(int(s), ncol) for s in path], dtype=float)
