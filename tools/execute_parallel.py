@@ -18,11 +18,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The chapters that take longest to execute, longest first (native seconds on 2 cores:
-#: dcgan 44-57, batchnorm 44-49, gan 36, conv 23-28, resnet 19-27; the rest 12-18). The pool
-#: takes notebooks in the order they joined the cache's project, so these join first: the
-#: two cores then finish together instead of one running the last long chapter alone.
-LONGEST_FIRST = ("dcgan", "batchnorm", "gan", "conv", "resnet")
 
 
 def toc_notebooks() -> list[str]:
@@ -37,8 +32,7 @@ def main() -> int:
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]
     cache = get_cache(str(ROOT / config["cache"]))
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    notebooks = sorted(toc_notebooks(), key=lambda nb: rank.get(Path(nb).stem, len(rank)))
+    notebooks = toc_notebooks()
     for nb in notebooks:
         cache.add_nb_to_project(nb)
     executor = load_executor("local-parallel", cache=cache)  # a pool of one process per core
